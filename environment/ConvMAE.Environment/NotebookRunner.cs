@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+
+namespace ConvMAE.Env;
+
+/// <summary>The error output of one notebook cell.</summary>
+public sealed record CellError(int CellIndex, string Source, string Name, string Value, string Traceback)
+{
+    public override string ToString() =>
+        $"cell {CellIndex} failed: {Name}: {Value}\n--- cell source ---\n{Source.TrimEnd()}\n--- traceback ---\n{Traceback.TrimEnd()}";
+}
+
+public sealed record NotebookResult(string Notebook, string ExecutedPath, string HtmlPath, IReadOnlyList<CellError> Errors,
+                                    TimeSpan Elapsed)
+{
+    public bool Succeeded => Errors.Count == 0;
+}
+
+/// <summary>
+/// Executes notebooks headless through Jupyter with this clone's .NET (C#) kernel, then exports a
+/// self-contained HTML report. Output: &lt;outDir&gt;/&lt;name&gt;.ipynb (executed) and &lt;name&gt;.html.
+/// </summary>
+public sealed class NotebookRunner(Repo repo, TextWriter log)
+{
+    /// <summary>Seconds one cell may run before the run is declared failed.</summary>
+    public int CellTimeoutSeconds { get; init; } = 1800;
+
+    /// <summary>Debian's jupyter (its python has nbconvert); a pyenv python first on PATH does not.</summary>
+    public static string Jupyter() =>
+        File.Exists("/usr/bin/jupyter") ? "/usr/bin/jupyter"
+        : Proc.Which("jupyter") ?? throw new InvalidOperationException(
+            "jupyter not found: run environment/setup.sh (as root it installs jupyter-nbconvert), " +
+            "or: sudo apt-get install jupyter-nbconvert jupyter-client python3-ipykernel");
+
+    public NotebookResult Run(string notebook, string outDir, bool smoke)
+    {
+        notebook = Path.GetFullPath(notebook);
+        if (!File.Exists(notebook)) throw new FileNotFoundException($"notebook not found: {notebook}", notebook);
+        if (!File.Exists(Path.Combine(repo.JupyterPath, "kernels", ".net-csharp", "kernel.json")))
+            throw new InvalidOperationException("the .NET kernel is not installed for this clone: run environment/setup.sh");
+        Directory.CreateDirectory(outDir);
+        var name = Path.GetFileNameWithoutExtension(notebook);
+        var executed = Path.Combine(outDir, name + ".ipynb");
+        var env = new Dictionary<string, string>
+        {
+            ["JUPYTER_PATH"] = repo.JupyterPath,
+            ["CONVMAE_SMOKE"] = smoke ? "1" : "0",
+            ["CONVMAE_REPO"] = repo.Root,
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT"] = "1",
+        };
+        var started = DateTime.UtcNow;
+        log.WriteLine($"[notebook] {name}: executing ({(smoke ? "smoke" : "normal")} mode)");
+        // --allow-errors: the executed notebook is always written, so a failure can be read in the report;
+        // failures are found below by reading the error outputs, and turned into a non-zero exit by the caller.
+        var r = Proc.Run(Jupyter(), ["nbconvert", "--to", "notebook", "--execute", "--allow-errors",
+                "--ExecutePreprocessor.kernel_name=.net-csharp",
+                $"--ExecutePreprocessor.timeout={CellTimeoutSeconds}", "--ExecutePreprocessor.startup_timeout=300",
+                "--output-dir", outDir, "--output", name + ".ipynb", notebook],
+            workDir: Path.GetDirectoryName(notebook), env: env, timeout: TimeSpan.FromHours(3));
+        if (r.ExitCode != 0 || !File.Exists(executed))
+            throw new InvalidOperationException($"jupyter nbconvert could not execute {notebook}:\n{r.Combined.Trim()}");
+        var errors = ReadErrors(executed);
+        var html = ReportHtml.Export(repo, executed, outDir);
+        var elapsed = DateTime.UtcNow - started;
+        log.WriteLine($"[notebook] {name}: {(errors.Count == 0 ? "ok" : $"{errors.Count} failing cell(s)")} " +
+                      $"in {elapsed.TotalSeconds:F0} s -> {executed}, {html}");
+        return new NotebookResult(notebook, executed, html, errors, elapsed);
+    }
+
+    /// <summary>Error outputs of an executed notebook, in cell order.</summary>
+    public static List<CellError> ReadErrors(string executedNotebook)
+    {
+        var nb = JsonNode.Parse(File.ReadAllText(executedNotebook))!;
+        var errors = new List<CellError>();
+        var cells = nb["cells"]!.AsArray();
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var cell = cells[i]!;
+            if ((string?)cell["cell_type"] != "code") continue;
+            foreach (var output in cell["outputs"]?.AsArray() ?? [])
+            {
+                if ((string?)output!["output_type"] != "error") continue;
+                errors.Add(new CellError(i, JoinText(cell["source"]), (string?)output["ename"] ?? "",
+                                         (string?)output["evalue"] ?? "", JoinText(output["traceback"])));
+            }
+        }
+        return errors;
+    }
+
+    static string JoinText(JsonNode? node) => node switch
+    {
+        null => "",
+        JsonArray a => string.Concat(a.Select(x => (string?)x)),
+        _ => (string?)node ?? "",
+    };
+}

@@ -1,0 +1,75 @@
+using ConvMAE.Env;
+
+// convmae-env: set-up, notebook execution and report checks. `convmae-env help` lists the commands.
+var repo = Repo.Find();
+var cmd = args.Length > 0 ? args[0] : "help";
+var rest = args.Skip(1).ToList();
+try
+{
+    switch (cmd)
+    {
+        case "setup":
+            new Setup(repo, Console.Out).RunAll();
+            return 0;
+        case "patch-torchsharp":
+            foreach (var f in rest.Count > 0 ? rest : new Setup(repo, Console.Out).TorchSharpNativeFiles())
+                Console.WriteLine($"{f}: {GlibcxxCompat.Apply(f)}");
+            return 0;
+        case "run-notebooks":
+            return RunNotebooks(rest);
+        case "check-report":
+            return CheckReport(rest);
+        default:
+            Console.WriteLine("""
+                convmae-env setup                      idempotent .NET-side set-up (see environment/setup.sh)
+                convmae-env patch-torchsharp [FILE..]  apply the libstdc++ edit to libLibTorchSharp.so files
+                convmae-env run-notebooks [--smoke] [--out DIR] [NOTEBOOK..]
+                                                       execute notebooks (default: notebooks/*.ipynb) into reports/
+                convmae-env check-report HTML [--min-charts N] [--min-images N]
+                                                       open a report in headless Chromium (no network) and count
+                                                       rendered Plotly charts and kit images
+                """);
+            return cmd == "help" ? 0 : 2;
+    }
+}
+catch (Exception e) when (e is IOException or InvalidOperationException or InvalidDataException or TimeoutException)
+{
+    Console.Error.WriteLine($"convmae-env {cmd}: {e.Message}");
+    return 1;
+}
+
+int RunNotebooks(List<string> a)
+{
+    bool smoke = a.Remove("--smoke") || Environment.GetEnvironmentVariable("CONVMAE_SMOKE") == "1";
+    var outDir = repo.Reports;
+    int i = a.IndexOf("--out");
+    if (i >= 0) { outDir = Path.GetFullPath(a[i + 1]); a.RemoveRange(i, 2); }
+    var notebooks = a.Count > 0 ? a : Directory.GetFiles(repo.Notebooks, "*.ipynb").Order(StringComparer.Ordinal).ToList();
+    var runner = new NotebookRunner(repo, Console.Out);
+    int failed = 0;
+    foreach (var nb in notebooks)
+    {
+        var result = runner.Run(nb, outDir, smoke);
+        if (result.Succeeded) continue;
+        failed++;
+        Console.Error.WriteLine($"{Path.GetFileName(nb)}: {result.Errors[0]}");
+    }
+    Console.WriteLine($"[notebook] {notebooks.Count - failed} of {notebooks.Count} notebook(s) ran without error; reports in {outDir}");
+    return failed == 0 ? 0 : 1;
+}
+
+int CheckReport(List<string> a)
+{
+    int Take(string flag, int dflt)
+    {
+        int j = a.IndexOf(flag);
+        if (j < 0) return dflt;
+        var v = int.Parse(a[j + 1]);
+        a.RemoveRange(j, 2);
+        return v;
+    }
+    int minCharts = Take("--min-charts", 1), minImages = Take("--min-images", 0);
+    var f = ReportCheck.Inspect(a.Single());
+    Console.WriteLine($"{a[0]}: {f.PlotlySvgs} rendered Plotly chart(s), {f.RenderedKitImages} rendered kit image(s)");
+    return f.PlotlySvgs >= minCharts && f.RenderedKitImages >= minImages ? 0 : 1;
+}
