@@ -59,12 +59,35 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
             workDir: Path.GetDirectoryName(notebook), env: env, timeout: TimeSpan.FromHours(3));
         if (r.ExitCode != 0 || !File.Exists(executed))
             throw new InvalidOperationException($"jupyter nbconvert could not execute {notebook}:\n{r.Combined.Trim()}");
+        StripKernelBootstrap(executed);
         var errors = ReadErrors(executed);
         var html = ReportHtml.Export(repo, executed, outDir);
         var elapsed = DateTime.UtcNow - started;
         log.WriteLine($"[notebook] {name}: {(errors.Count == 0 ? "ok" : $"{errors.Count} failing cell(s)")} " +
                       $"in {elapsed.TotalSeconds:F0} s -> {executed}, {html}");
         return new NotebookResult(notebook, executed, html, errors, elapsed);
+    }
+
+    /// <summary>
+    /// Removes the .NET kernel's first-cell bootstrap output: a script that probes the kernel's HTTP port on every
+    /// interface address and loads require.js from a CDN. It only serves a live front end; in a static report it
+    /// would make the browser reach for those addresses.
+    /// </summary>
+    public static void StripKernelBootstrap(string executedNotebook)
+    {
+        var nb = JsonNode.Parse(File.ReadAllText(executedNotebook))!;
+        bool changed = false;
+        foreach (var cell in nb["cells"]!.AsArray())
+        {
+            if (cell!["outputs"] is not JsonArray outputs) continue;
+            for (int k = outputs.Count - 1; k >= 0; k--)
+                if (JoinText(outputs[k]!["data"]?["text/html"]).Contains("probeAddresses(", StringComparison.Ordinal))
+                {
+                    outputs.RemoveAt(k);
+                    changed = true;
+                }
+        }
+        if (changed) File.WriteAllText(executedNotebook, nb.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <summary>Error outputs of an executed notebook, in cell order.</summary>
@@ -77,12 +100,14 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
         {
             var cell = cells[i]!;
             if ((string?)cell["cell_type"] != "code") continue;
-            foreach (var output in cell["outputs"]?.AsArray() ?? [])
-            {
-                if ((string?)output!["output_type"] != "error") continue;
-                errors.Add(new CellError(i, JoinText(cell["source"]), (string?)output["ename"] ?? "",
-                                         (string?)output["evalue"] ?? "", JoinText(output["traceback"])));
-            }
+            var outputs = cell["outputs"]?.AsArray() ?? [];
+            // The .NET kernel writes compiler diagnostics to the cell's stderr stream and only
+            // "compilation error" into the error output: report both.
+            var stderr = string.Concat(outputs.Where(o => (string?)o!["output_type"] == "stream" && (string?)o["name"] == "stderr")
+                                              .Select(o => JoinText(o!["text"])));
+            foreach (var output in outputs.Where(o => (string?)o!["output_type"] == "error"))
+                errors.Add(new CellError(i, JoinText(cell["source"]), (string?)output!["ename"] ?? "",
+                                         (string?)output["evalue"] ?? "", (stderr + JoinText(output["traceback"])).Trim()));
         }
         return errors;
     }

@@ -25,9 +25,9 @@ try
                 convmae-env patch-torchsharp [FILE..]  apply the libstdc++ edit to libLibTorchSharp.so files
                 convmae-env run-notebooks [--smoke] [--out DIR] [NOTEBOOK..]
                                                        execute notebooks (default: notebooks/*.ipynb) into reports/
-                convmae-env check-report HTML [--min-charts N] [--min-images N]
+                convmae-env check-report HTML [--min-svgs N] [--min-images N]
                                                        open a report in headless Chromium (no network) and count
-                                                       rendered Plotly charts and kit images
+                                                       rendered Plotly svg.main-svg elements and kit images
                 """);
             return cmd == "help" ? 0 : 2;
     }
@@ -68,8 +68,8 @@ int CheckReport(List<string> a)
         a.RemoveRange(j, 2);
         return v;
     }
-    int minCharts = Take("--min-charts", 1), minImages = Take("--min-images", 0);
+    int minCharts = Take("--min-svgs", 1), minImages = Take("--min-images", 0);
     var f = ReportCheck.Inspect(a.Single());
-    Console.WriteLine($"{a[0]}: {f.PlotlySvgs} rendered Plotly chart(s), {f.RenderedKitImages} rendered kit image(s)");
+    Console.WriteLine($"{a[0]}: {f.PlotlySvgs} Plotly svg.main-svg element(s), {f.RenderedKitImages} rendered kit image(s)");
     return f.PlotlySvgs >= minCharts && f.RenderedKitImages >= minImages ? 0 : 1;
 }

@@ -17,6 +17,7 @@ public static class Kit
     {
         if (!loaded)
         {
+            NativeTorch.EnsureLoaded();   // before anything touches TorchSharp
             TensorFormatters.Register();
             ChartFormatter.Register();
             loaded = true;

@@ -1,0 +1,23 @@
+namespace ConvMAE.Tests;
+
+/// <summary>Locations tests share: the checkout (the folder holding ConvMAE.Notebooks.sln) and scratch folders.</summary>
+public static class TestPaths
+{
+    public static string RepoRoot { get; } = FindRoot();
+
+    static string FindRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "ConvMAE.Notebooks.sln"))) return d.FullName;
+        throw new DirectoryNotFoundException("ConvMAE.Notebooks.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>A new empty folder, deleted when disposed.</summary>
+    public static TempDir Temp(string prefix = "convmae-test-") => new(Directory.CreateTempSubdirectory(prefix).FullName);
+
+    public sealed record TempDir(string Path) : IDisposable
+    {
+        public string File(string name) => System.IO.Path.Combine(Path, name);
+        public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
+    }
+}
