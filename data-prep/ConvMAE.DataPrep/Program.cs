@@ -1,0 +1,58 @@
+using ConvMAE.DataPrep;
+
+// data-prep: dataset generators and converters. Run with no arguments for usage.
+var a = args.ToList();
+string? Opt(string name, string? dflt = null)
+{
+    int i = a.IndexOf(name);
+    if (i < 0) return dflt;
+    if (i + 1 >= a.Count) throw new ArgumentException($"{name} needs a value");
+    var v = a[i + 1];
+    a.RemoveRange(i, 2);
+    return v;
+}
+bool Flag(string name) => a.Remove(name);
+int Int(string name, int dflt) => int.TryParse(Opt(name, dflt.ToString()), out var v) ? v : throw new ArgumentException($"{name} takes a whole number");
+
+try
+{
+    switch (a.FirstOrDefault())
+    {
+        case "generate-demo":
+        {
+            a.RemoveAt(0);
+            var o = new DemoDatasetOptions(Int("--seed", 0), Int("--train-per-class", 260), Int("--val-per-class", 60), Int("--size", 96));
+            var output = Opt("--output", "data/demo")!;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            bool wrote = DemoDataset.Generate(output, o, line => Console.WriteLine($"  {line}"));
+            Console.WriteLine(wrote
+                ? $"demo dataset written to {Path.GetFullPath(output)}: {Shapes.Names.Length} classes, {o.TrainPerClass}+{o.ValPerClass} images each, {o.Size}px, seed {o.Seed} ({sw.Elapsed.TotalSeconds:F1} s)"
+                : $"demo dataset in {Path.GetFullPath(output)} is current (same seed and sizes): nothing to do");
+            return 0;
+        }
+        case "imagenet-subset":
+        {
+            a.RemoveAt(0);
+            var src = Opt("--data_path") ?? throw new ArgumentException("--data_path (the ImageNet folder) is required");
+            var output = Opt("--output") ?? throw new ArgumentException("--output is required");
+            var o = new SubsetOptions(Int("--classes", 100), Int("--train-per-class", 260), Int("--val-per-class", 50), Int("--seed", 0), Flag("--copy"));
+            var (c, t, v) = ImageNetSubset.Build(src, output, o);
+            Console.WriteLine($"subset written to {Path.GetFullPath(output)}: {c} classes, {t} train and {v} val images ({(o.Copy ? "copies" : "links")})");
+            return 0;
+        }
+        default:
+            Console.WriteLine("""
+                data-prep generate-demo [--output data/demo] [--seed 0] [--train-per-class 260] [--val-per-class 60] [--size 96]
+                    the embedded demo dataset (textured shapes, 10 classes) in ImageNet layout; idempotent
+                data-prep imagenet-subset --data_path IMAGENET --output DIR [--classes 100] [--train-per-class 260]
+                                          [--val-per-class 50] [--seed 0] [--copy]
+                    a class-balanced subset of a real ImageNet folder (symbolic links unless --copy)
+                """);
+            return a.Count == 0 ? 0 : 2;
+    }
+}
+catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"data-prep: {e.Message}");
+    return 1;
+}
