@@ -36,11 +36,15 @@ internal static class SafetensorsFormat
         long dataLength = fileLength - 8 - (long)n;
 
         var (entries, metadata) = ParseHeader(source, header);
-        foreach (var e in entries)
-            if (e.End > dataLength)
-                throw new CheckpointException(source, CheckpointError.Truncated,
-                    $"truncated safetensors file: tensor {e.Name} needs bytes {e.Begin}..{e.End} of the data section, " +
-                    $"which holds only {dataLength}", key: e.Name);
+        var cut = entries.Where(e => e.End > dataLength).OrderBy(e => e.End).ToList();
+        if (cut.Count > 0)
+        {
+            var e = cut[0];
+            throw new CheckpointException(source, CheckpointError.Truncated,
+                $"truncated safetensors file: tensor {e.Name} needs bytes {e.Begin}..{e.End} of the data section, " +
+                $"which holds only {dataLength}" + (cut.Count > 1 ? $" ({cut.Count - 1} more tensors lie past the end)" : ""),
+                key: e.Name);
+        }
 
         var result = new StateDict();
         try

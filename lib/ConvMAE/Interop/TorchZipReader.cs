@@ -45,6 +45,7 @@ internal sealed class TorchZipReader : IDisposable
         }
         catch (InvalidDataException e)
         {
+            stream.Dispose();
             throw new CheckpointException(source, CheckpointError.Truncated,
                 $"truncated or damaged torch.save archive (the zip directory at the end of the file is missing or unreadable: {e.Message})", e);
         }
@@ -159,8 +160,10 @@ internal sealed class TorchZipReader : IDisposable
             result = st.view(lt.Size);
         else
         {
+            // A view into part of a storage (or a strided one): copy it out so the tensor is compact.
             using var strided = st.as_strided(lt.Size, lt.Stride, lt.Offset);
-            result = strided.contiguous().clone();
+            using var compact = strided.contiguous();
+            result = compact.clone();
         }
         lt.Value = result;
         return result;
