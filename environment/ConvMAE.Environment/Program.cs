@@ -15,6 +15,10 @@ try
             foreach (var f in rest.Count > 0 ? rest : new Setup(repo, Console.Out).TorchSharpNativeFiles())
                 Console.WriteLine($"{f}: {GlibcxxCompat.Apply(f)}");
             return 0;
+        case "can-load":
+            // Loads a native library in this (TorchSharp-free) process: exit 0 if it loads, else 1 with the loader's message.
+            try { System.Runtime.InteropServices.NativeLibrary.Load(Path.GetFullPath(rest.Single())); Console.WriteLine("loads"); return 0; }
+            catch (DllNotFoundException e) { Console.WriteLine(e.Message); return 1; }
         case "run-notebooks":
             return RunNotebooks(rest);
         case "check-report":
@@ -23,6 +27,7 @@ try
             Console.WriteLine("""
                 convmae-env setup                      idempotent .NET-side set-up (see environment/setup.sh)
                 convmae-env patch-torchsharp [FILE..]  apply the libstdc++ edit to libLibTorchSharp.so files
+                convmae-env can-load FILE              exit 0 when the native library loads in a fresh process
                 convmae-env run-notebooks [--smoke] [--out DIR] [NOTEBOOK..]
                                                        execute notebooks (default: notebooks/*.ipynb) into reports/
                 convmae-env check-report HTML [--min-svgs N] [--min-images N]

@@ -47,9 +47,25 @@ public sealed class Setup(Repo repo, TextWriter log)
         foreach (var f in files)
         {
             var r = GlibcxxCompat.Apply(f, systemProvidesVersion: false);
-            if (r == CompatResult.Patched) Did(step, $"edited {f} (original kept as {Path.GetFileName(f)}.orig)");
+            if (r == CompatResult.Patched)
+            {
+                Did(step, $"edited {f} (original kept as {Path.GetFileName(f)}.orig)");
+                var check = CanLoad(f);
+                if (!check.Loads) throw new InvalidOperationException($"{step}: {f} still does not load after the edit: {check.Message}");
+            }
             else Skip(step, $"{f}: {(r == CompatResult.AlreadyCompatible ? "already edited" : "does not need " + GlibcxxCompat.Version)}");
         }
+    }
+
+    /// <summary>Whether a native library loads, tried in a child process so this one stays clean
+    /// (the child is this program's own can-load command).</summary>
+    public static (bool Loads, string Message) CanLoad(string library)
+    {
+        // The apphost sits next to this assembly, in its own bin folder and in any that references it (the tests').
+        var self = Path.Combine(AppContext.BaseDirectory, "convmae-env");
+        if (!File.Exists(self)) throw new FileNotFoundException($"cannot locate convmae-env beside {AppContext.BaseDirectory}", self);
+        var r = Proc.Run(self, ["can-load", library]);
+        return (r.ExitCode == 0, r.Combined.Trim());
     }
 
     string ToolStoreDir => Path.Combine(repo.Tools, ".store", "microsoft.dotnet-interactive", Versions.DotnetInteractive,

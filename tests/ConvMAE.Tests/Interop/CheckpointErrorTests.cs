@@ -24,7 +24,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Missing_file()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var ex = ReadFails(tmp.File("nope.pth"), CheckpointError.FileNotFound);
         Assert.Contains("not found", ex.Message);
         var ex2 = Assert.Throws<CheckpointException>(() => Checkpoints.Load(ShapeModule.Build(new StateDict()), tmp.File("nope.pth")));
@@ -34,7 +34,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Zero_byte_file()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         File.WriteAllBytes(tmp.File("empty.pth"), []);
         Assert.Contains("empty file (0 bytes)", ReadFails(tmp.File("empty.pth"), CheckpointError.EmptyFile).Message);
     }
@@ -42,7 +42,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Png_image()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         // PNG signature + the start of an IHDR chunk
         File.WriteAllBytes(tmp.File("cat.pth"), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1]);
         Assert.Contains("not a checkpoint (a PNG image)", ReadFails(tmp.File("cat.pth"), CheckpointError.UnknownFormat).Message);
@@ -51,7 +51,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Text_file()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         File.WriteAllText(tmp.File("notes.safetensors"), "epoch 1: loss 0.5\nepoch 2: loss 0.4\n");
         var ex = ReadFails(tmp.File("notes.safetensors"), CheckpointError.UnknownFormat);
         Assert.Contains("not a checkpoint (a text file starting \"epoch 1: loss 0.", ex.Message);
@@ -60,7 +60,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Legacy_pickle_is_refused_with_advice()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         // What torch.save(..., _use_new_zipfile_serialization=False) starts with: PROTO 2, then the magic number.
         File.WriteAllBytes(tmp.File("old.pth"), [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
         Assert.Contains("PyTorch >= 1.6", ReadFails(tmp.File("old.pth"), CheckpointError.UnsupportedFormat).Message);
@@ -69,7 +69,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Truncated_pth()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var bytes = File.ReadAllBytes(AnyParity("checkpoint.pth"));
         File.WriteAllBytes(tmp.File("cut.pth"), bytes[..(bytes.Length / 2)]);
         Assert.Contains("truncated", ReadFails(tmp.File("cut.pth"), CheckpointError.Truncated).Message);
@@ -78,7 +78,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Truncated_safetensors_names_the_first_tensor_cut_off()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var bytes = File.ReadAllBytes(AnyParity("model.safetensors"));
         File.WriteAllBytes(tmp.File("cut.safetensors"), bytes[..(bytes.Length * 3 / 5)]);
         var ex = ReadFails(tmp.File("cut.safetensors"), CheckpointError.Truncated);
@@ -89,7 +89,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Safetensors_cut_inside_its_header()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var bytes = File.ReadAllBytes(AnyParity("model.safetensors"));
         File.WriteAllBytes(tmp.File("cut.safetensors"), bytes[..200]);
         Assert.Contains("the header declares", ReadFails(tmp.File("cut.safetensors"), CheckpointError.Truncated).Message);
@@ -98,7 +98,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Safetensors_header_inconsistent_with_dtype_and_shape()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var header = """{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}}"""u8.ToArray();
         var file = BitConverter.GetBytes((ulong)header.Length).Concat(header).Concat(new byte[20]).ToArray();
         File.WriteAllBytes(tmp.File("bad.safetensors"), file);
@@ -109,7 +109,7 @@ public class CheckpointErrorTests
     [Fact]
     public void Zip_that_is_not_a_torch_checkpoint()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         using (var z = System.IO.Compression.ZipFile.Open(tmp.File("x.pth"), System.IO.Compression.ZipArchiveMode.Create))
             using (var w = new StreamWriter(z.CreateEntry("readme.txt").Open())) w.Write("hello");
         Assert.Contains("without data.pkl", ReadFails(tmp.File("x.pth"), CheckpointError.UnknownFormat).Message);

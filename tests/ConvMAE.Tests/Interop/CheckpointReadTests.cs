@@ -94,7 +94,7 @@ public class CheckpointReadTests
     public void Format_is_detected_from_content_not_extension()
     {
         var folder = InteropFixtures.Folders(InteropFixtures.ParityDir)[0];
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var a = tmp.File("weights.bin");
         var b = tmp.File("weights.pth");
         File.Copy(Path.Combine(folder, "checkpoint.pth"), a);
@@ -110,7 +110,7 @@ public class CheckpointReadTests
     public void Extra_tensors_are_described_unless_asked_for()
     {
         // A checkpoint whose optimizer state holds a tensor (an AdamW moment), read in both modes.
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("ck.pth");
         using var m = ShapeModule.Build([("w", new long[] { 2, 3 }, ScalarType.Float32)], (_, s, d) => torch.ones(s, dtype: d));
         using var moment = torch.full(new long[] { 2, 3 }, 0.5f);

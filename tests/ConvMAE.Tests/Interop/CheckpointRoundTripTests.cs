@@ -28,7 +28,7 @@ public class CheckpointRoundTripTests
         var (module, expected) = FixtureModule(folder);
         using var _m = module;
         using var _e = expected;
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("model.safetensors");
 
         Checkpoints.SaveSafetensors(module, path, new Dictionary<string, string> { ["format"] = "pt" });
@@ -51,7 +51,7 @@ public class CheckpointRoundTripTests
         var (module, expected) = FixtureModule(folder);
         using var _m = module;
         using var _e = expected;
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("checkpoint.pth");
         var args = new Dictionary<string, object?>
         {
@@ -90,7 +90,7 @@ public class CheckpointRoundTripTests
     [Fact]
     public void Bare_state_dict_pth_round_trip()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("bare.pth");
         using var sd = new StateDict
         {
@@ -109,7 +109,7 @@ public class CheckpointRoundTripTests
     [Fact]
     public void Dtypes_and_layouts_round_trip()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         using var t64 = torch.linspace(-1, 1, 12, dtype: float64).reshape(3, 4);
         using var transposed = torch.arange(12, dtype: float32).reshape(3, 4).t();   // non-contiguous view
         var items = new (string, Tensor)[]
@@ -139,7 +139,7 @@ public class CheckpointRoundTripTests
     [Fact]
     public void Failed_write_leaves_the_existing_file_and_no_temp_file()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("checkpoint.pth");
         using var m = ShapeModule.Build([("w", new long[] { 4 }, ScalarType.Float32)]);
         Checkpoints.SaveTrainingCheckpoint(path, m, epoch: 1);
@@ -160,7 +160,7 @@ public class CheckpointRoundTripTests
     [Fact]
     public void Write_into_a_missing_folder_fails_cleanly()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = Path.Combine(tmp.Path, "no-such-folder", "model.safetensors");
         using var m = ShapeModule.Build([("w", new long[] { 4 }, ScalarType.Float32)]);
         var ex = Assert.Throws<CheckpointException>(() => Checkpoints.SaveSafetensors(m, path));

@@ -42,7 +42,7 @@ public class HandWrittenPickleTests
     [Fact]
     public void Views_into_a_shared_storage_are_rebuilt_from_offset_size_and_stride()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("views.pth");
         // {'a': storage[2:].as_strided((2,2),(1,2)), 'b': storage.as_strided((2,5),(5,1))}  (a bare state_dict)
         WriteArchive(path, new P().Op(0x7d, 0x28)
@@ -64,7 +64,7 @@ public class HandWrittenPickleTests
     [Fact]
     public void A_view_reaching_past_its_storage_is_reported_with_its_key()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("bad.pth");
         WriteArchive(path, new P().Op(0x7d, 0x28).Str("model").Op(0x7d, 0x28)
             .Str("blocks3.0.attn.qkv.weight").Tensor(2, (4, 4), (1, 4))        // needs element 2 + 3 + 12 = 17 of 10
@@ -81,7 +81,7 @@ public class HandWrittenPickleTests
     [Fact]
     public void Unknown_classes_stay_inert_and_a_whole_pickled_model_is_refused()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("model.pth");
         // torch.save(model): models_convvit.ConvViT.__new__() with BUILD of its __dict__ (which would hold the parameters)
         WriteArchive(path, new P().Global("models_convvit", "ConvViT").Op(0x29, 0x81)
@@ -97,7 +97,7 @@ public class HandWrittenPickleTests
     [Fact]
     public void A_pickle_cut_short_is_truncated_not_a_crash()
     {
-        using var tmp = new TempDir();
+        using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("cut.pth");
         var full = new P().Op(0x7d, 0x28).Str("a").Tensor(0, (2, 5), (5, 1)).Op(0x75).Stop();
         WriteArchive(path, full[..(full.Length - 30)]);

@@ -8,7 +8,7 @@ namespace ConvMAE.Tests.Interop;
 /// <summary>Where the read-only parity fixtures are, found by scanning for config.json (never a fixed list).</summary>
 internal static class InteropFixtures
 {
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => TestPaths.RepoRoot;
 
     /// <summary>CONVMAE_PARITY_DIR, else ../shared/parity seen from the repository root.</summary>
     public static string ParityDir =>
@@ -44,24 +44,6 @@ internal static class InteropFixtures
 
     public static JsonElement Config(string folder) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json"))).RootElement;
-
-    private static string FindRepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "ConvMAE.Notebooks.sln"))) return d.FullName;
-        throw new InvalidOperationException("ConvMAE.Notebooks.sln not found above " + AppContext.BaseDirectory);
-    }
-}
-
-/// <summary>A temporary folder removed at the end of a test.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("convmae-interop-").FullName;
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
-    }
 }
 
 /// <summary>
