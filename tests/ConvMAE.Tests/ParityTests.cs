@@ -35,13 +35,14 @@ public class ParityTests(ITestOutputHelper output)
     {
         var dir = TestPaths.ParityDir;
         Assert.True(Directory.Exists(dir), $"parity folder {dir} does not exist (set CONVMAE_PARITY_DIR)");
-        Assert.NotEmpty(Directory.GetDirectories(dir).Where(d => File.Exists(Path.Combine(d, "config.json"))));
+        Assert.Contains(Directory.GetDirectories(dir), d => File.Exists(Path.Combine(d, "config.json")));
     }
 
     [Theory]
     [MemberData(nameof(Fixtures))]
     public void Fixture_matches_official(string fixture)
     {
+        if (fixture.StartsWith('<')) Assert.Fail(fixture);   // the parity folder is missing or empty
         var folder = Path.Combine(TestPaths.ParityDir, fixture);
         var configPath = Path.Combine(folder, "config.json");
         Assert.True(File.Exists(configPath), $"fixture '{fixture}': {configPath} not found");
@@ -104,7 +105,7 @@ public class ParityTests(ITestOutputHelper output)
 
         var loaded = new Dictionary<string, bool>();
         model.load_safetensors(path, strict: true, loadedParameters: loaded);
-        Assert.Empty(loaded.Where(kv => !kv.Value));                        // nothing unexpected
+        Assert.DoesNotContain(loaded, kv => !kv.Value);                     // nothing unexpected
         Assert.Equal(state.Keys.OrderBy(k => k), loaded.Keys.OrderBy(k => k)); // every key loaded
         foreach (var (k, t) in model.state_dict())                           // values really copied
             Assert.True(t.detach().eq(file[k]).all().item<bool>(), $"{k} was not loaded");

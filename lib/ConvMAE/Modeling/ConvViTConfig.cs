@@ -115,6 +115,8 @@ public sealed record ConvViTConfig
     /// <summary>Value equality over every field (lists compared element-wise), via the JSON form.</summary>
     public bool Equals(ConvViTConfig? other) => other is not null && ToJson() == other.ToJson();
     public override int GetHashCode() => ToJson().GetHashCode();
+    /// <summary>One-line JSON with the official names (the default record printout shows list types, not values).</summary>
+    public override string ToString() => JsonSerializer.Serialize(this);
 
     // ---------------- JSON ----------------
     public static readonly JsonSerializerOptions JsonOptions = new()
@@ -159,8 +161,8 @@ public sealed record ConvViTConfig
 
     /// <summary>
     /// CPU notebook preset, 64 px input (4×4 = 16 tokens, 4 visible at mask ratio 0.75): embed [32,64,128], depth [1,1,2],
-    /// 4 heads, decoder 64/1/4. Pretraining model 851,920 state values (incl. 3,072 frozen sin-cos values);
-    /// classifier with 10 classes 557,162.
+    /// 4 heads, decoder 64/1/4. Pretraining model 721,216 state values (incl. 3,072 frozen sin-cos values);
+    /// classifier with 10 classes 514,570.
     /// </summary>
     public static ConvViTConfig ConvMAETinyCpu { get; } = new()
     {
@@ -170,8 +172,8 @@ public sealed record ConvViTConfig
 
     /// <summary>
     /// CPU notebook preset, 128 px input (8×8 = 64 tokens, 16 visible at mask ratio 0.75): the width of the parity fixtures,
-    /// embed [64,96,192], depth [2,2,3], 4 heads, decoder 128/2/4. Pretraining model 2,590,560 state values
-    /// (incl. 20,480 frozen sin-cos values); classifier with 10 classes 1,767,530.
+    /// embed [64,96,192], depth [2,2,3], 4 heads, decoder 128/2/4. Pretraining model 2,564,448 state values
+    /// (incl. 20,480 frozen sin-cos values); classifier with 10 classes 1,766,762.
     /// </summary>
     public static ConvViTConfig ConvMAESmallCpu { get; } = new()
     {

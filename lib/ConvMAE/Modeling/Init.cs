@@ -30,11 +30,25 @@ internal static class Init
         }
     }
 
-    /// <summary>timm trunc_normal_(std) with absolute cut-offs ±2 (effectively normal(0, std) for std = .02).</summary>
-    public static void TruncNormal(Tensor t, double std)
+    /// <summary>
+    /// timm 0.3.2 trunc_normal_(mean, std, a = -2, b = 2), absolute cut-offs (so effectively normal(0, std) for
+    /// std = .02): uniform in [2·Φ(α)-1, 2·Φ(β)-1], erfinv, ·std·√2, +mean, clamp to [a,b].
+    /// Written out because TorchSharp 0.107's nn.init.trunc_normal_ fills wrong values with libtorch 2.10
+    /// (for mean 0, std 1 it returns only ±1).
+    /// </summary>
+    public static void TruncNormal(Tensor t, double std, double mean = 0, double a = -2, double b = 2)
     {
         using var _ = no_grad();
-        nn.init.trunc_normal_(t, mean: 0, std: std, a: -2, b: 2);
+        double lo = 2 * NormCdf((a - mean) / std) - 1, hi = 2 * NormCdf((b - mean) / std) - 1;
+        t.uniform_(lo, hi).erfinv_().mul_(std * Math.Sqrt(2.0)).add_(mean).clamp_(a, b);
+    }
+
+    /// <summary>Φ(x) = (1 + erf(x/√2)) / 2 in float64.</summary>
+    private static double NormCdf(double x)
+    {
+        using var v = tensor(x / Math.Sqrt(2.0), float64);
+        using var e = v.erf();
+        return (1.0 + e.item<double>()) / 2.0;
     }
 
     /// <summary>xavier_uniform_ of a [out, in, ...] weight seen as [out, in·k·k] ("like nn.Linear").</summary>
