@@ -1,0 +1,97 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace ConvMAE.Modeling;
+
+/// <summary>
+/// The fine-tune / linear-probe classifier, official <c>models_convvit.ConvViT</c>. forward: images [N,3,S,S] → logits
+/// [N,num_classes] (or features when num_classes ≤ 0). State keys: pos_embed, patch_embed1..4, blocks1..3, then
+/// <c>norm</c> (global_pool = false) or <c>fc_norm</c> (global_pool = true, registered after head), and head.
+/// </summary>
+public sealed class ConvViT : ConvViTBase<Tensor>
+{
+    [ComponentName(Name = "pos_drop")] private readonly Dropout posDrop;
+    /// <summary>norm_layer(E2); present only when global_pool = false (official: <c>del self.norm</c> otherwise).</summary>
+    [ComponentName(Name = "norm")] public readonly LayerNorm? Norm;
+    /// <summary>norm_layer(E2) after the token mean; present only when global_pool = true.</summary>
+    [ComponentName(Name = "fc_norm")] public readonly LayerNorm? FcNorm;
+    /// <summary>Linear(E2, num_classes), or Identity when num_classes ≤ 0.</summary>
+    [ComponentName(Name = "head")] public readonly nn.Module<Tensor, Tensor> Head;
+
+    /// <summary>Builds and initialises the classifier as official (trunc_normal(.02) Linears and pos_embed).</summary>
+    public ConvViT(ConvViTConfig config)
+        : base(nameof(ConvViT), config, learnablePosEmbed: true, qkvBias: config.QkvBias,
+               config.DropRate, config.AttnDropRate, DropPathSchedule(config))
+    {
+        var c = Config;
+        int e2 = c.EmbedDim[2];
+        RegisterStem();
+        posDrop = nn.Dropout(c.DropRate);
+        register_module("pos_drop", posDrop);
+        RegisterStages();
+        if (!c.GlobalPool)
+        {
+            Norm = nn.LayerNorm(e2, eps: c.LayerNormEps);
+            register_module("norm", Norm);
+        }
+        Head = c.NumClasses > 0 ? nn.Linear(e2, c.NumClasses) : nn.Identity();
+        register_module("head", Head);
+        if (c.GlobalPool)
+        {
+            FcNorm = nn.LayerNorm(e2, eps: c.LayerNormEps);
+            register_module("fc_norm", FcNorm);
+        }
+
+        // vision_transformer.ConvViT.__init__: trunc_normal_(pos_embed, .02), then apply(_init_weights).
+        Init.TruncNormal(PosEmbed, 0.02);
+        Init.LinearsAndNorms(this, w => Init.TruncNormal(w, 0.02));
+    }
+
+    /// <summary>
+    /// Official drop-path schedule: <c>torch.linspace(0, drop_path_rate, sum(depth))</c> (float32 values) over ALL
+    /// blocks of the three stages; blocks1[i] gets dpr[i], blocks2[i] dpr[d0+i], blocks3[i] dpr[d0+d1+i].
+    /// </summary>
+    public static double[] DropPathSchedule(ConvViTConfig c)
+    {
+        int total = c.Depth.Sum();
+        if (total == 0) return [];
+        using var t = linspace(0, c.DropPathRate, total, dtype: float32);
+        return t.data<float>().Select(v => (double)v).ToArray();
+    }
+
+    /// <summary>Pooled features [N,E2] (official forward_features).</summary>
+    public Tensor ForwardFeatures(Tensor imgs)
+    {
+        using var scope = NewDisposeScope();
+        var x = ForwardTokens(imgs);                             // [N,L,E2]
+        Tensor outcome = Config.GlobalPool
+            ? FcNorm!.call(x.mean([1]))                           // mean over tokens, then LN
+            : Norm!.call(x)[.., 0];                               // QUIRK: the first PATCH token (there is no cls token)
+        return outcome.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Stage-3 tokens after blocks3, before the final norm/pooling: [N,L,E2].</summary>
+    public Tensor ForwardTokens(Tensor imgs)
+    {
+        CheckImages(imgs);
+        using var scope = NewDisposeScope();
+        var x = PatchEmbed1.call(imgs);                          // [N,E0,4g,4g]
+        x = posDrop.call(x);                                     // QUIRK: pos_drop right after patch_embed1
+        x = RunConvStage(Blocks1, x, null);
+        x = PatchEmbed2.call(x);                                 // [N,E1,2g,2g]
+        x = RunConvStage(Blocks2, x, null);
+        x = PatchEmbed3.call(x);                                 // [N,E2,g,g]
+        x = PatchEmbed4.call(ToTokens(x));                       // [N,L,E2], Linear applied (models_convvit.py:40)
+        x = x + PosEmbed;
+        x = RunBlocks(Blocks3, x);
+        return x.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor imgs)                  // [N,3,S,S] → [N,num_classes]
+    {
+        using var scope = NewDisposeScope();
+        return Head.call(ForwardFeatures(imgs)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,44 @@
+using static TorchSharp.torch;
+
+namespace ConvMAE.Modeling;
+
+/// <summary>
+/// Does information from masked pixels reach the visible tokens? With masked convolution (the paper), the latent of the
+/// visible tokens must not depend on the pixels of the removed 16×16 blocks; without it, the 5×5 depthwise convs leak.
+/// </summary>
+public static class LeakageCheck
+{
+    /// <summary>
+    /// Max |Δ latent| over the kept tokens when every pixel of the removed blocks is replaced (by
+    /// <paramref name="replacement"/>, default standard normal noise) under the same masking. Runs in eval mode
+    /// without gradients and restores the previous mode.
+    /// </summary>
+    /// <param name="imgs">[N,3,S,S]</param>
+    /// <param name="noise">[N,L] masking noise (official random_masking).</param>
+    public static double MaxVisibleLatentChange(MaskedAutoencoderConvViT model, Tensor imgs, Tensor noise,
+                                                double? maskRatio = null, Tensor? replacement = null)
+    {
+        using var plan = model.RandomMasking(noise, maskRatio);
+        return MaxVisibleLatentChange(model, imgs, plan, replacement);
+    }
+
+    public static double MaxVisibleLatentChange(MaskedAutoencoderConvViT model, Tensor imgs, MaskPlan plan,
+                                                Tensor? replacement = null)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var c = model.Config;
+            var removed = Masking.Upsample(plan.Mask, c.GridSize, c.TokenPixels).to(imgs.dtype);   // [N,1,S,S], 1 = removed
+            var other = replacement ?? randn_like(imgs);
+            var changed = imgs * (1 - removed) + other * removed;          // only removed blocks differ
+            var a = model.ForwardEncoder(imgs, plan);                      // [N,Lk,E2]
+            var b = model.ForwardEncoder(changed, plan);
+            return (a - b).abs().max().item<float>();
+        }
+        finally { model.train(wasTraining); }
+    }
+}

@@ -1,0 +1,41 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace ConvMAE.Modeling;
+
+/// <summary>
+/// vision_transformer.PatchEmbed: strided conv → LayerNorm over channels → GELU. State keys: proj.weight/bias,
+/// norm.weight/bias. QUIRK: <c>norm</c> is a plain nn.LayerNorm (eps 1e-5), not norm_layer.
+/// </summary>
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
+{
+    public int ImgSize { get; }
+    public int PatchSize { get; }
+    /// <summary>(img/p)², the official <c>num_patches</c>.</summary>
+    public int NumPatches => (ImgSize / PatchSize) * (ImgSize / PatchSize);
+
+    [ComponentName(Name = "proj")] public readonly Conv2d Proj;
+    [ComponentName(Name = "norm")] public readonly LayerNorm Norm;
+    [ComponentName(Name = "act")] private readonly GELU act;
+
+    public PatchEmbed(int imgSize, int patchSize, int inChans, int embedDim) : base(nameof(PatchEmbed))
+    {
+        ImgSize = imgSize; PatchSize = patchSize;
+        Proj = nn.Conv2d(inChans, embedDim, patchSize, stride: patchSize);
+        Norm = nn.LayerNorm(embedDim, eps: 1e-5);
+        act = nn.GELU();
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)   // [N,Cin,H,W] → [N,E,H/p,W/p]
+    {
+        if (x.dim() != 4 || x.shape[2] != ImgSize || x.shape[3] != ImgSize)
+            throw new ArgumentException($"PatchEmbed input: expected [N,C,{ImgSize},{ImgSize}] (img_size), got [{string.Join(",", x.shape)}]");
+        using var scope = NewDisposeScope();
+        var y = Proj.call(x);                                            // [N,E,h,w]
+        y = Norm.call(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);        // channel LN in NHWC
+        return act.call(y).MoveToOuterDisposeScope();
+    }
+}
