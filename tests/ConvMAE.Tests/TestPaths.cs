@@ -12,6 +12,17 @@ public static class TestPaths
         throw new DirectoryNotFoundException("ConvMAE.Notebooks.sln not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>$CONVMAE_PARITY_DIR, else ../shared/parity seen from the repository root.</summary>
+    public static string ParityDir => FromEnv("CONVMAE_PARITY_DIR", "parity");
+
+    /// <summary>$CONVMAE_PARITY_BACKBONES_DIR, else ../shared/parity-backbones seen from the repository root.</summary>
+    public static string BackbonesDir => FromEnv("CONVMAE_PARITY_BACKBONES_DIR", "parity-backbones");
+
+    static string FromEnv(string variable, string sharedFolder) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } env
+            ? Path.GetFullPath(env)
+            : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", sharedFolder));
+
     /// <summary>A new empty folder, deleted when disposed.</summary>
     public static TempDir Temp(string prefix = "convmae-test-") => new(Directory.CreateTempSubdirectory(prefix).FullName);
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using ConvMAE.Interop;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
@@ -10,13 +11,14 @@ namespace ConvMAE.Training;
 /// parameters get neither. Then heavy-ball momentum: mu = momentum × mu + dp; p −= lr × mu.
 /// </summary>
 public sealed class Lars(IReadOnlyList<Parameter> parameters, double lr, double weightDecay = 0, double momentum = 0.9,
-                         double trustCoefficient = 0.001) : IDisposable
+                         double trustCoefficient = 0.001) : IOptimizer
 {
     readonly Tensor?[] mu = new Tensor?[parameters.Count];
 
     public double LearningRate { get; set; } = lr;
     public double WeightDecay => weightDecay;
-    public IReadOnlyList<Parameter> Parameters => parameters;
+    public IEnumerable<Parameter> Parameters => parameters;
+    public void SetLearningRate(double lr) => LearningRate = lr;
 
     /// <summary>Momentum buffers (null before a parameter's first step), for checkpoints.</summary>
     public IReadOnlyList<Tensor?> MomentumBuffers => mu;
@@ -50,13 +52,28 @@ public sealed class Lars(IReadOnlyList<Parameter> parameters, double lr, double 
         foreach (var p in parameters) p.grad?.zero_();
     }
 
-    public void LoadMomentum(IReadOnlyList<Tensor?> buffers)
+    public PyDict StateDict()
     {
-        if (buffers.Count != mu.Length) throw new ArgumentException($"LARS state has {buffers.Count} buffers, optimizer has {mu.Length} parameters");
+        var state = new PyDict();
+        for (int i = 0; i < mu.Length; i++)
+            if (mu[i] is not null) state[(long)i] = new PyDict { ["mu"] = mu[i] };
+        var result = OptimizerState.Groups([(Enumerable.Range(0, parameters.Count).ToList(), new PyDict
+        {
+            ["lr"] = LearningRate, ["weight_decay"] = weightDecay, ["momentum"] = momentum, ["trust_coefficient"] = trustCoefficient,
+        })]);
+        result.Insert(0, "state", state);
+        return result;
+    }
+
+    public void LoadStateDict(PyDict state)
+    {
+        var perParam = (PyDict)state["state"]!;
         for (int i = 0; i < mu.Length; i++)
         {
             mu[i]?.Dispose();
-            mu[i] = buffers[i]?.detach().clone();
+            mu[i] = perParam.ContainsKey((long)i)
+                ? OptimizerState.TensorAt(state, i, "mu").to(parameters[i].dtype, parameters[i].device).clone().DetachFromDisposeScope()
+                : null;
         }
     }
 

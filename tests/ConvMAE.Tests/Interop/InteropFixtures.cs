@@ -10,15 +10,8 @@ internal static class InteropFixtures
 {
     public static string RepoRoot => TestPaths.RepoRoot;
 
-    /// <summary>CONVMAE_PARITY_DIR, else ../shared/parity seen from the repository root.</summary>
-    public static string ParityDir =>
-        Environment.GetEnvironmentVariable("CONVMAE_PARITY_DIR") is { Length: > 0 } d
-            ? d : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "parity"));
-
-    /// <summary>CONVMAE_PARITY_BACKBONES_DIR, else ../shared/parity-backbones seen from the repository root.</summary>
-    public static string BackbonesDir =>
-        Environment.GetEnvironmentVariable("CONVMAE_PARITY_BACKBONES_DIR") is { Length: > 0 } d
-            ? d : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "parity-backbones"));
+    public static string ParityDir => TestPaths.ParityDir;
+    public static string BackbonesDir => TestPaths.BackbonesDir;
 
     public static IReadOnlyList<string> Folders(string root)
     {
