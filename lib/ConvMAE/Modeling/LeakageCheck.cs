@@ -10,7 +10,7 @@ public static class LeakageCheck
 {
     /// <summary>
     /// Max |Δ latent| over the kept tokens when every pixel of the removed blocks is replaced (by
-    /// <paramref name="replacement"/>, default standard normal noise) under the same masking. Runs in eval mode
+    /// <paramref name="replacement"/>, default <c>torch.randn_like(imgs)</c> from the global generator) under the same masking. Runs in eval mode
     /// without gradients and restores the previous mode.
     /// </summary>
     /// <param name="imgs">[N,3,S,S]</param>

@@ -20,6 +20,8 @@ public sealed record PretrainOutput(Tensor Loss, Tensor Pred, Tensor Mask, Tenso
 /// Ablations (config): <c>masked_conv</c> = false passes no mask to the CBlocks; <c>multi_scale_fusion</c> = false
 /// leaves the stage-1/2 decode convs out of the forward (they stay registered so checkpoints keep the official keys,
 /// and receive no gradient).
+/// As official, no dropout or drop path is built here (drop_rate, attn_drop_rate and drop_path_rate are classifier
+/// settings); qkv_bias, hard-coded true in the official model, follows the config (default true).
 /// </summary>
 public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
 {
