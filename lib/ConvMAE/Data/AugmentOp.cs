@@ -78,7 +78,7 @@ public sealed class AugmentOp(AugmentOpKind kind, double magnitude, double prob 
         };
     }
 
-    /// <summary>timm's <c>NAME_TO_OP</c>: applies <paramref name="kind"/> with a given argument.</summary>
+    /// <summary>timm's <c>NAME_TO_OP</c>: applies this op's <see cref="Kind"/> with a given argument (NaN for none).</summary>
     public Rgb8Image ApplyWithArg(Rgb8Image img, double arg, Random rng)
     {
         switch (Kind)
