@@ -1,14 +1,91 @@
 using ConvMAE;
+using ConvMAE.Cli;
+using ConvMAE.Interop;
+using ConvMAE.Recipes;
+using ConvMAE.Training;
 
-// The kit's command line. `info` prints versions, device and threads; training commands arrive with
-// the pretraining/finetuning work (see README, Status).
-var cmd = args.Length > 0 ? args[0] : "help";
-switch (cmd)
+// The kit's command line: the official scripts' commands and flags (main_pretrain, main_finetune, main_linprobe),
+// plus info. `convmae <command> --help` lists a command's flags with their defaults.
+var command = args.Length > 0 ? args[0] : "help";
+var rest = args.Skip(1).ToList();
+var display = ProgressDisplay.ForConsole();
+var observer = new RunObserver
 {
-    case "info":
-        foreach (var (name, value) in Runtime.Describe()) Console.WriteLine($"{name,-12} {value}");
-        return 0;
-    default:
-        Console.WriteLine("usage: convmae info");
-        return cmd == "help" ? 0 : 2;
+    Info = display.Line,
+    Warning = w => display.Line("warning: " + w),
+    Step = display.Step,
+    Epoch = display.Epoch,
+};
+try
+{
+    switch (command)
+    {
+        case "info":
+            foreach (var (name, value) in Runtime.Describe()) Console.WriteLine($"{name,-12} {value}");
+            return 0;
+        case "pretrain" when rest.Contains("--help"):
+            Console.WriteLine(Flags.Help<PretrainArgs>("pretrain", "Masked-autoencoder pretraining (official main_pretrain.py)."));
+            return 0;
+        case "pretrain":
+            return Report(Recipes.Pretrain(Flags.Parse<PretrainArgs>(rest), observer));
+        case "finetune" when rest.Contains("--help"):
+            Console.WriteLine(Flags.Help<FinetuneArgs>("finetune", "End-to-end finetuning of a classifier (official main_finetune.py)."));
+            return 0;
+        case "finetune":
+        {
+            var a = Flags.Parse<FinetuneArgs>(rest);
+            return a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: false))
+                          : Report(Recipes.Finetune(a, observer));
+        }
+        case "linprobe" when rest.Contains("--help"):
+            Console.WriteLine(Flags.Help<LinprobeArgs>("linprobe", "Linear probing of a frozen encoder (official main_linprobe.py)."));
+            return 0;
+        case "linprobe":
+        {
+            var a = Flags.Parse<LinprobeArgs>(rest);
+            return a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: true))
+                          : Report(Recipes.Linprobe(a, observer));
+        }
+        case "eval" when rest.Contains("--help"):
+            Console.WriteLine(Flags.Help<FinetuneArgs>("eval", "Top-1/top-5 of a finetuned classifier checkpoint on val/ (same as finetune --eval; add --linprobe for a linear-probe checkpoint)."));
+            return 0;
+        case "eval":
+        {
+            bool probe = rest.Remove("--linprobe");
+            var a = Flags.Parse<FinetuneArgs>(rest);
+            return ReportEval(Recipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe));
+        }
+        default:
+            Console.WriteLine("""
+                usage: convmae <command> [flags]      (convmae <command> --help lists the flags)
+                  pretrain   masked-autoencoder pretraining             (main_pretrain.py)
+                  finetune   finetune a classifier from a checkpoint    (main_finetune.py)
+                  linprobe   linear probe of a frozen encoder           (main_linprobe.py)
+                  eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
+                  info       versions, device, threads
+                """);
+            return command is "help" or "--help" ? 0 : 2;
+    }
 }
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or CheckpointException
+                              or NonFiniteLossException or InvalidOperationException or UnauthorizedAccessException)
+{
+    display.Line($"convmae {command}: {e.Message}");
+    return 1;
+}
+
+int Report(RunResult r)
+{
+    display.Line($"{r.Kind} finished in {r.Elapsed:hh\\:mm\\:ss}: checkpoint {r.Checkpoint ?? "(none)"}, metrics {r.MetricsPath}");
+    if (r.Last is { } last)
+        display.Line($"final train loss {last.TrainLoss:F4}" + string.Concat(last.Eval.Select(kv => $", val {kv.Key} {kv.Value:F2}")));
+    return 0;
+}
+
+int ReportEval(ConvMAE.Evaluation.EvalResult r)
+{
+    Console.WriteLine($"Accuracy of the network on the {r.Count} test images: acc1 {r.Acc1:F2}% acc5 {r.Acc5:F2}% loss {r.Loss:F4}");
+    return 0;
+}
+
+static string Required(string value, string message) => string.IsNullOrEmpty(value) ? throw new ArgumentException(message) : value;

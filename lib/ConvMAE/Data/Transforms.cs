@@ -72,3 +72,15 @@ public sealed class EvalTransform(int inputSize, double cropPct = 0.875) : ISamp
         return ImageDecoding.ToRgb8(crop);
     }
 }
+/// <summary>Finetuning (timm create_transform, is_training): RandomResizedCrop(scale 0.08..1, bicubic), horizontal
+/// flip, then RandAugment when given. Random erasing and mixup act later on tensors.</summary>
+public sealed class FinetuneTransform(int inputSize, RandAugment? randAugment) : ISampleTransform
+{
+    public int OutputSize => inputSize;
+
+    public Rgb8Image Apply(Image<Rgb24> image, Random rng)
+    {
+        var sample = new PretrainTransform(inputSize, 0.08, 1.0).Apply(image, rng);
+        return randAugment is null ? sample : randAugment.Apply(sample, rng);
+    }
+}

@@ -18,7 +18,7 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     /// <summary>norm_layer(E2) after the token mean; present only when global_pool = true.</summary>
     [ComponentName(Name = "fc_norm")] public readonly LayerNorm? FcNorm;
     /// <summary>Linear(E2, num_classes), or Identity when num_classes ≤ 0.</summary>
-    [ComponentName(Name = "head")] public readonly nn.Module<Tensor, Tensor> Head;
+    [ComponentName(Name = "head")] public nn.Module<Tensor, Tensor> Head { get; private set; }
 
     /// <summary>Builds and initialises the classifier as official (trunc_normal(.02) Linears and pos_embed).</summary>
     public ConvViT(ConvViTConfig config)
@@ -87,6 +87,22 @@ public sealed class ConvViT : ConvViTBase<Tensor>
         x = x + PosEmbed;
         x = RunBlocks(Blocks3, x);
         return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Linear probing as the official main_linprobe: the head's weight is re-drawn with trunc_normal(std 0.01), then
+    /// wrapped as <c>Sequential(BatchNorm1d(E2, affine=False, eps=1e-6), head)</c> (state keys head.0.running_mean/var,
+    /// head.0.num_batches_tracked, head.1.weight/bias), and everything but the head is frozen.
+    /// </summary>
+    public void UseLinearProbeHead()
+    {
+        if (Head is not Linear linear) throw new InvalidOperationException("the classifier has no linear head to probe with");
+        Init.TruncNormal(linear.weight!, 0.01);
+        foreach (var p in parameters()) p.requires_grad = false;
+        var bn = nn.BatchNorm1d(Config.EmbedDim[2], eps: 1e-6, affine: false);
+        Head = nn.Sequential(("0", bn), ("1", linear));
+        register_module("head", Head);
+        foreach (var p in Head.parameters()) p.requires_grad = true;
     }
 
     public override Tensor forward(Tensor imgs)                  // [N,3,S,S] → [N,num_classes]
