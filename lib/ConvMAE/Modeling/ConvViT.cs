@@ -101,6 +101,7 @@ public sealed class ConvViT : ConvViTBase<Tensor>
         foreach (var p in parameters()) p.requires_grad = false;
         var bn = nn.BatchNorm1d(Config.EmbedDim[2], eps: 1e-6, affine: false);
         Head = nn.Sequential(("0", bn), ("1", linear));
+        register_module("head", null!);   // TorchSharp: registering null removes the old "head"
         register_module("head", Head);
         foreach (var p in Head.parameters()) p.requires_grad = true;
     }
