@@ -5,7 +5,7 @@ using ConvMAE.Recipes;
 using ConvMAE.Training;
 
 // The kit's command line: the official scripts' commands and flags (main_pretrain, main_finetune, main_linprobe),
-// plus info. `convmae <command> --help` lists a command's flags with their defaults.
+// plus summary and info. `convmae <command> --help` lists a command's flags with their defaults.
 var command = args.Length > 0 ? args[0] : "help";
 var rest = args.Skip(1).ToList();
 var display = ProgressDisplay.ForConsole();
@@ -23,6 +23,16 @@ try
         case "info":
             foreach (var (name, value) in Runtime.Describe()) Console.WriteLine($"{name,-12} {value}");
             return 0;
+        case "summary" when rest.Contains("--help"):
+            Console.WriteLine(Flags.Help<SummaryArgs>("summary", "Parameters per part and FLOPs per image of a preset, counted analytically (no model is built)."));
+            return 0;
+        case "summary":
+        {
+            var a = Flags.Parse<SummaryArgs>(rest);
+            Console.WriteLine($"{a.Model}:");
+            Console.WriteLine(a.Summarize().ToTable());
+            return 0;
+        }
         case "pretrain" when rest.Contains("--help"):
             Console.WriteLine(Flags.Help<PretrainArgs>("pretrain", "Masked-autoencoder pretraining (official main_pretrain.py)."));
             return 0;
@@ -62,6 +72,7 @@ try
                   finetune   finetune a classifier from a checkpoint    (main_finetune.py)
                   linprobe   linear probe of a frozen encoder           (main_linprobe.py)
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
+                  summary    parameters per part and FLOPs per image of a preset
                   info       versions, device, threads
                 """);
             return command is "help" or "--help" ? 0 : 2;
