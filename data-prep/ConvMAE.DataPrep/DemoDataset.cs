@@ -85,12 +85,13 @@ public static class DemoDataset
         var fgA = RandomColour(rng); var fgB = RandomColour(rng);
         // Keep the shape visible: push the fill away from the background's brightness.
         if (Math.Abs(Luma(fgA) - Luma(bgA)) < 60) fgA = Luma(bgA) > 128 ? Scale(fgA, 0.35) : Lift(fgA, 0.6);
-        var bgTexture = Texture.Random(rng, lowContrast: true);
-        var fgTexture = Texture.Random(rng, lowContrast: false);
-        double scale = size * (0.22 + 0.18 * rng.NextDouble());           // shape radius in pixels
+        var bgTexture = Environment.GetEnvironmentVariable("DEMO_SMOOTH") == "1" ? Texture.Smooth(rng) : Texture.Random(rng, lowContrast: true);
+        var fgTexture = Environment.GetEnvironmentVariable("DEMO_SMOOTH") == "1" ? Texture.Smooth(rng) : Texture.Random(rng, lowContrast: false);
+        bool v2 = Environment.GetEnvironmentVariable("DEMO_SMOOTH") == "1";
+        double scale = size * (v2 ? 0.26 + 0.14 * rng.NextDouble() : 0.22 + 0.18 * rng.NextDouble());           // shape radius in pixels
         double cx = size / 2.0 + (rng.NextDouble() - 0.5) * (size - 2 * scale) * 0.9;
         double cy = size / 2.0 + (rng.NextDouble() - 0.5) * (size - 2 * scale) * 0.9;
-        double angle = rng.NextDouble() * 2 * Math.PI, cos = Math.Cos(angle), sin = Math.Sin(angle);
+        double angle = v2 ? (rng.NextDouble() - 0.5) * Math.PI / 6 : rng.NextDouble() * 2 * Math.PI, cos = Math.Cos(angle), sin = Math.Sin(angle);
 
         var img = new Image<Rgb24>(size, size);
         for (int py = 0; py < size; py++)
@@ -125,6 +126,13 @@ public sealed record Texture(int Kind, double Frequency, double Cos, double Sin,
                            lowContrast ? 0.3 + 0.3 * rng.NextDouble() : 0.6 + 0.4 * rng.NextDouble());
     }
 
+    /// <summary>Smooth fills only: solid (Kind 0) or a gentle linear gradient (Kind 4).</summary>
+    public static Texture Smooth(Random rng)
+    {
+        double a = rng.NextDouble() * 2 * Math.PI;
+        return new Texture(rng.Next(2) == 0 ? 0 : 4, 0.02 + 0.03 * rng.NextDouble(), Math.Cos(a), Math.Sin(a), 1.0);
+    }
+
     public double Value(double x, double y)
     {
         double u = (x * Cos + y * Sin) * Frequency, v = (-x * Sin + y * Cos) * Frequency;
@@ -133,7 +141,9 @@ public sealed record Texture(int Kind, double Frequency, double Cos, double Sin,
             0 => 0.5,                                                            // solid
             1 => 0.5 + 0.5 * Math.Sin(u * 2),                                    // stripes
             2 => (Math.Floor(u / 1.6) + Math.Floor(v / 1.6)) % 2 == 0 ? 1 : 0,   // checker
-            _ => Math.Sin(u * 2) * Math.Sin(v * 2) > 0.25 ? 1 : 0,              // dots
+            4 => Math.Clamp(0.5 + u, 0, 1),                                      // gradient
+            3 => Math.Sin(u * 2) * Math.Sin(v * 2) > 0.25 ? 1 : 0,              // dots
+            _ => throw new InvalidOperationException($"unknown texture kind {Kind}"),
         };
         return 0.5 + (raw - 0.5) * Contrast;
     }

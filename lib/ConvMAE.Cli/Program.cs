@@ -84,6 +84,13 @@ catch (Exception e) when (e is ArgumentException or IOException or InvalidDataEx
     display.Line($"convmae {command}: {e.Message}");
     return 1;
 }
+catch (Exception e)
+{
+    // Anything else is a bug in the kit: say so, with the details needed to report it.
+    display.Line($"convmae {command}: unexpected {e.GetType().Name}: {e.Message}");
+    Console.Error.WriteLine(e);
+    return 70;
+}
 
 int Report(RunResult r)
 {

@@ -3,8 +3,18 @@ using System.Threading.Channels;
 
 namespace ConvMAE.Data;
 
-/// <summary>Loader settings. <c>Workers</c> decode and transform in parallel; <c>Prefetch</c> batches wait ready.</summary>
-public sealed record LoaderOptions(int BatchSize, bool Shuffle, bool DropLast, int Seed = 0, int Workers = 2, int Prefetch = 2,
+/// <summary>
+/// Loader settings. <c>Workers</c> threads decode and transform each batch in parallel. <c>Prefetch</c> &gt; 0 also
+/// prepares that many batches ahead on a background task, overlapping decoding with training.
+///
+/// Why Prefetch defaults to 0: TorchSharp 0.107 passes temporary <c>Scalar</c>s (the alpha of every <c>x + y</c>) to
+/// libtorch without keeping them alive, so a garbage collection started by ANOTHER thread while the training thread
+/// is inside libtorch can finalise a Scalar mid-call: a crash ("toFloat" check) or a silently wrong value. A
+/// background loader allocates all the time and makes that likely (seen here about once per few thousand steps).
+/// With Prefetch 0 decoding happens between steps, so no managed allocation runs beside libtorch. On 2 cores
+/// libtorch already uses both, so the overlap buys little. Use Prefetch &gt; 0 only where that risk is acceptable.
+/// </summary>
+public sealed record LoaderOptions(int BatchSize, bool Shuffle, bool DropLast, int Seed = 0, int Workers = 2, int Prefetch = 0,
                                    bool Strict = false);
 
 /// <summary>
@@ -37,11 +47,21 @@ public sealed class ImageLoader(ImageFolder data, ISampleTransform transform, Lo
         return order;
     }
 
-    /// <summary>Host batches of one epoch from batch <paramref name="startBatch"/> on, produced ahead on worker threads.</summary>
+    /// <summary>Host batches of one epoch from batch <paramref name="startBatch"/> on: each decoded in parallel when asked
+    /// for, or (Prefetch &gt; 0) produced ahead on a background task.</summary>
     public IEnumerable<HostBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancel = default)
     {
         var order = Order(epoch);
         int batches = BatchesPerEpoch;
+        if (options.Prefetch <= 0)
+        {
+            for (int b = startBatch; b < batches; b++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                yield return Produce(epoch, b, order);
+            }
+            yield break;
+        }
         var channel = Channel.CreateBounded<HostBatch>(new BoundedChannelOptions(Math.Max(1, options.Prefetch)) { SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var producer = Task.Run(async () =>

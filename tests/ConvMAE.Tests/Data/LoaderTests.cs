@@ -38,6 +38,19 @@ public class LoaderTests
     }
 
     [Fact]
+    public void Prefetched_batches_equal_batches_decoded_on_demand()
+    {
+        using var dir = TestPaths.Temp();
+        DataTestImages.MakeFolder(dir.Path, classes: 3, perClass: 5);
+        var folder = ImageFolder.Open(dir.Path);
+        var onDemand = Loader(dir.Path, workers: 2).Epoch(4).ToList();
+        var prefetched = new ImageLoader(folder, new PretrainTransform(32),
+            new LoaderOptions(4, Shuffle: true, DropLast: false, Seed: 3, Workers: 2, Prefetch: 3)).Epoch(4).ToList();
+        Assert.Equal(onDemand.Count, prefetched.Count);
+        for (int b = 0; b < onDemand.Count; b++) Assert.Equal(onDemand[b].Pixels, prefetched[b].Pixels);
+    }
+
+    [Fact]
     public void A_corrupt_image_is_skipped_and_counted_unless_strict()
     {
         using var dir = TestPaths.Temp();
