@@ -47,6 +47,7 @@ public static class Accuracy
         {
             foreach (var host in loader.Epoch(epoch))
             {
+                using var guard = NativeCallGuard.Enter();   // see NativeCallGuard: no GC while libtorch runs
                 using var scope = NewDisposeScope();
                 using var batch = Batch.FromHost(host, device);
                 var logits = model.forward(batch.Images);

@@ -50,6 +50,7 @@ public sealed class Trainer(ITrainingTask task, IOptimizer optimizer, ImageLoade
                 var clock = Stopwatch.StartNew();
                 int step = host.Index;
                 double lr = options.Lr;
+                using (NativeCallGuard.Enter())
                 using (var scope = NewDisposeScope())
                 {
                     manual_seed(Seeds.Mix(options.Seed, (int)(globalStep & 0x7fffffff), (int)(globalStep >> 31)));
