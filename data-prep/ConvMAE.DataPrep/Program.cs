@@ -21,7 +21,8 @@ try
         case "generate-demo":
         {
             a.RemoveAt(0);
-            var o = new DemoDatasetOptions(Int("--seed", 0), Int("--train-per-class", 260), Int("--val-per-class", 60), Int("--size", 96));
+            var o = new DemoDatasetOptions(Int("--seed", 0), Int("--train-per-class", 260), Int("--val-per-class", 60), Int("--size", 96),
+                                           Int("--noise", 60));
             var output = Opt("--output", "data/demo")!;
             var sw = System.Diagnostics.Stopwatch.StartNew();
             bool wrote = DemoDataset.Generate(output, o, line => Console.WriteLine($"  {line}"));
@@ -42,8 +43,8 @@ try
         }
         default:
             Console.WriteLine("""
-                data-prep generate-demo [--output data/demo] [--seed 0] [--train-per-class 260] [--val-per-class 60] [--size 96]
-                    the embedded demo dataset (textured shapes, 10 classes) in ImageNet layout; idempotent
+                data-prep generate-demo [--output data/demo] [--seed 0] [--train-per-class 260] [--val-per-class 60] [--size 96] [--noise 60]
+                    the embedded demo dataset (noisy grey shapes, 10 classes) in ImageNet layout; idempotent
                 data-prep imagenet-subset --data_path IMAGENET --output DIR [--classes 100] [--train-per-class 260]
                                           [--val-per-class 50] [--seed 0] [--copy]
                     a class-balanced subset of a real ImageNet folder (symbolic links unless --copy)

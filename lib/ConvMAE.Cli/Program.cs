@@ -23,51 +23,37 @@ try
         case "info":
             foreach (var (name, value) in Runtime.Describe()) Console.WriteLine($"{name,-12} {value}");
             return 0;
-        case "summary" when rest.Contains("--help"):
-            Console.WriteLine(Flags.Help<SummaryArgs>("summary", "Parameters per part and FLOPs per image of a preset, counted analytically (no model is built)."));
-            return 0;
         case "summary":
-        {
-            var a = Flags.Parse<SummaryArgs>(rest);
-            Console.WriteLine($"{a.Model}:");
-            Console.WriteLine(a.Summarize().ToTable());
-            return 0;
-        }
-        case "pretrain" when rest.Contains("--help"):
-            Console.WriteLine(Flags.Help<PretrainArgs>("pretrain", "Masked-autoencoder pretraining (official main_pretrain.py)."));
-            return 0;
+            return Command<SummaryArgs>("Parameters per part and FLOPs per image of a preset, counted analytically (no model is built).", a =>
+            {
+                Console.WriteLine($"{a.Model}:");
+                Console.WriteLine(a.Summarize().ToTable());
+                return 0;
+            });
+        case "quickstart":
+            return Command<QuickstartArgs>("Pretrain, linear-probe (against a random encoder) and finetune the tiny preset on the demo data.",
+                                           q => ReportQuickstart(q, Quickstart.Run(q, observer)));
         case "pretrain":
-            return Report(Recipes.Pretrain(Flags.Parse<PretrainArgs>(rest), observer));
-        case "finetune" when rest.Contains("--help"):
-            Console.WriteLine(Flags.Help<FinetuneArgs>("finetune", "End-to-end finetuning of a classifier (official main_finetune.py)."));
-            return 0;
+            return Command<PretrainArgs>("Masked-autoencoder pretraining (official main_pretrain.py).", a => Report(Recipes.Pretrain(a, observer)));
         case "finetune":
-        {
-            var a = Flags.Parse<FinetuneArgs>(rest);
-            return a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: false))
-                          : Report(Recipes.Finetune(a, observer));
-        }
-        case "linprobe" when rest.Contains("--help"):
-            Console.WriteLine(Flags.Help<LinprobeArgs>("linprobe", "Linear probing of a frozen encoder (official main_linprobe.py)."));
-            return 0;
+            return Command<FinetuneArgs>("End-to-end finetuning of a classifier (official main_finetune.py).", a =>
+                a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: false))
+                       : Report(Recipes.Finetune(a, observer)));
         case "linprobe":
-        {
-            var a = Flags.Parse<LinprobeArgs>(rest);
-            return a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: true))
-                          : Report(Recipes.Linprobe(a, observer));
-        }
-        case "eval" when rest.Contains("--help"):
-            Console.WriteLine(Flags.Help<FinetuneArgs>("eval", "Top-1/top-5 of a finetuned classifier checkpoint on val/ (same as finetune --eval; add --linprobe for a linear-probe checkpoint)."));
-            return 0;
+            return Command<LinprobeArgs>("Linear probing of a frozen encoder (official main_linprobe.py).", a =>
+                a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: true))
+                       : Report(Recipes.Linprobe(a, observer)));
         case "eval":
         {
             bool probe = rest.Remove("--linprobe");
-            var a = Flags.Parse<FinetuneArgs>(rest);
-            return ReportEval(Recipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe));
+            return Command<FinetuneArgs>("Top-1/top-5 of a finetuned classifier checkpoint on val/ (same as finetune --eval; add --linprobe " +
+                                         "for a linear-probe checkpoint).",
+                                         a => ReportEval(Recipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe)));
         }
         default:
             Console.WriteLine("""
                 usage: convmae <command> [flags]      (convmae <command> --help lists the flags)
+                  quickstart pretrain + linear probes + finetune of the tiny preset on the demo data
                   pretrain   masked-autoencoder pretraining             (main_pretrain.py)
                   finetune   finetune a classifier from a checkpoint    (main_finetune.py)
                   linprobe   linear probe of a frozen encoder           (main_linprobe.py)
@@ -90,6 +76,32 @@ catch (Exception e)
     display.Line($"convmae {command}: unexpected {e.GetType().Name}: {e.Message}");
     Console.Error.WriteLine(e);
     return 70;
+}
+
+// One command: --help prints its flags; otherwise the flags are parsed onto its args record and the body runs.
+int Command<T>(string summary, Func<T, int> body) where T : new()
+{
+    if (rest.Contains("--help"))
+    {
+        Console.WriteLine(Flags.Help<T>(command, summary));
+        return 0;
+    }
+    return body(Flags.Parse<T>(rest));
+}
+
+int ReportQuickstart(QuickstartArgs q, QuickstartResult r)
+{
+    display.Line($"""
+
+        quickstart finished in {r.Elapsed:hh\:mm\:ss} ({Quickstart.Model}, {Quickstart.InputSize} px, data {q.DataPath})
+          pretraining loss                   {r.PretrainLossFirstEpoch:F3} (first epoch) -> {r.PretrainLossLastEpoch:F3} (last epoch)
+          linear probe, pretrained encoder   top-1 {r.ProbePretrained:F1} %
+          linear probe, random encoder       top-1 {r.ProbeRandom:F1} %   (gain from pretraining: {r.ProbeGain:+0.0;-0.0} points)
+          finetuned                          top-1 {r.Finetuned:F1} %   (chance: 10 %)
+        checkpoints, metrics.jsonl and TensorBoard logs: {Path.GetFullPath(q.OutputDir)}/<stage>/
+        summary: {Path.Combine(Path.GetFullPath(q.OutputDir), "summary.json")}
+        """);
+    return 0;
 }
 
 int Report(RunResult r)

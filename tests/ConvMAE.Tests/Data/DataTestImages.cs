@@ -16,7 +16,7 @@ public static class DataTestImages
             Directory.CreateDirectory(dir);
             for (int i = 0; i < perClass; i++)
             {
-                using var img = DemoDataset.Render(Shapes.Names[c], size, rng);
+                using var img = DemoDataset.Render(Shapes.Names[c], size, rng, noiseStd: 20);
                 img.SaveAsJpeg(Path.Combine(dir, $"img{i}.JPEG"));
             }
         }
