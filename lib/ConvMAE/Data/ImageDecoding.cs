@@ -26,9 +26,11 @@ public static class ImageDecoding
         FileInfo info = new(path);
         if (!info.Exists) throw new BadImageException(path, "file not found");
         if (info.Length == 0) throw new BadImageException(path, "empty file (0 bytes)");
+        var bytes = File.ReadAllBytes(path);
+        if (TruncationProblem(bytes) is { } problem) throw new BadImageException(path, problem);
         try
         {
-            return Image.Load<Rgb24>(path);
+            return Image.Load<Rgb24>(bytes);
         }
         catch (UnknownImageFormatException e)
         {
@@ -43,6 +45,27 @@ public static class ImageDecoding
         {
             throw new BadImageException(path, $"corrupt or truncated image ({e.GetType().Name}: {e.Message})", e);
         }
+    }
+
+    /// <summary>
+    /// ImageSharp decodes a JPEG cut inside its scan data without complaint (the missing rows come out grey), so a
+    /// half-copied file would train silently. Like PIL ("image file is truncated"), require the end markers: a JPEG
+    /// must end with EOI (FF D9; a little trailing padding is tolerated), a PNG with its IEND chunk.
+    /// </summary>
+    static string? TruncationProblem(byte[] b)
+    {
+        if (b.Length >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+        {
+            for (int i = b.Length - 2; i >= Math.Max(2, b.Length - 64); i--)
+                if (b[i] == 0xFF && b[i + 1] == 0xD9) return null;
+            return "truncated JPEG (no end-of-image marker)";
+        }
+        if (b.Length >= 8 && b[0] == 0x89 && b[1] == (byte)'P' && b[2] == (byte)'N' && b[3] == (byte)'G')
+        {
+            var tail = System.Text.Encoding.ASCII.GetString(b, Math.Max(0, b.Length - 12), Math.Min(12, b.Length));
+            return tail.Contains("IEND") ? null : "truncated or corrupt PNG (no IEND chunk)";
+        }
+        return null;
     }
 
     public static Rgb8Image ToRgb8(Image<Rgb24> img)

@@ -64,10 +64,12 @@ public class ImageFolderTests
         File.WriteAllText(text, "this is not a JPEG");
         var truncated = dir.File("truncated.JPEG");
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 3)]);
+        var cutInScan = dir.File("cut_in_scan.JPEG");      // ImageSharp alone would decode this, greying the rest
+        File.WriteAllBytes(cutInScan, bytes[..(bytes.Length * 9 / 10)]);
         var corrupt = dir.File("corrupt.png");
         File.WriteAllBytes(corrupt, [0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, 0, 0, 0, 13, 1, 2, 3]);
 
-        foreach (var (path, problem) in new[] { (empty, "empty file"), (text, "not an image"), (truncated, "truncated"), (corrupt, "corrupt") })
+        foreach (var (path, problem) in new[] { (empty, "empty file"), (text, "not an image"), (truncated, "truncated"), (cutInScan, "truncated"), (corrupt, "corrupt") })
         {
             var e = Assert.Throws<BadImageException>(() => ImageDecoding.Load(path).Dispose());
             Assert.StartsWith(path + ":", e.Message);
