@@ -30,3 +30,41 @@ public static class Charts
     public static GenericChart WithTitle(GenericChart chart, string title) =>
         Plotly.NET.Chart.withTitle(title, null).Invoke(chart);
 }
+
+/// <summary>Curves read back from a run's metrics.jsonl (the library's one log format).</summary>
+public static class RunCharts
+{
+    /// <summary>Training loss per step (and the lr on a second chart) of a run folder or metrics file.</summary>
+    public static GenericChart Loss(string runDirOrMetrics, string title)
+    {
+        var train = Records(runDirOrMetrics, "train");
+        return Charts.Line(train.Select(r => r["step"].GetInt64()), train.Select(r => r["loss"].GetDouble()), "step", "loss", title);
+    }
+
+    public static GenericChart LearningRate(string runDirOrMetrics, string title)
+    {
+        var train = Records(runDirOrMetrics, "train");
+        return Charts.Line(train.Select(r => r["step"].GetInt64()), train.Select(r => r["lr"].GetDouble()), "step", "learning rate", title);
+    }
+
+    /// <summary>Validation top-1 per epoch of several runs on one chart (e.g. probe of pretrained vs random encoder).</summary>
+    public static GenericChart Accuracy(IEnumerable<(string Name, string RunDir)> runs, string title)
+    {
+        var lines = runs.Select(r =>
+        {
+            var epochs = Records(r.RunDir, "epoch").Where(e => e.ContainsKey("acc1")).ToList();
+            return CSharpChart.Line<int, double, string>(epochs.Select(e => e["epoch"].GetInt32() + 1).ToArray(),
+                                                         epochs.Select(e => e["acc1"].GetDouble()).ToArray(), ShowMarkers: true, Name: r.Name);
+        });
+        var chart = CSharpChart.Combine(lines).WithXAxisStyle<double, double, string>(TitleText: "epoch")
+                               .WithYAxisStyle<double, double, string>(TitleText: "top-1 (%)")
+                               .WithSize(Width: Charts.DefaultWidth, Height: Charts.DefaultHeight);
+        return Charts.WithTitle(chart, title);
+    }
+
+    static List<Dictionary<string, System.Text.Json.JsonElement>> Records(string runDirOrMetrics, string kind)
+    {
+        var path = Directory.Exists(runDirOrMetrics) ? Path.Combine(runDirOrMetrics, ConvMAE.Training.MetricsLog.FileName) : runDirOrMetrics;
+        return ConvMAE.Training.MetricsLog.Read(path).Where(r => r["kind"].GetString() == kind).ToList();
+    }
+}

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace ConvMAE.Recipes;
 
 /// <summary>Callbacks a front end (the CLI's progress bar, a notebook's live display) attaches to a run.</summary>
-public sealed class RunObserver
+public sealed record RunObserver
 {
     public Action<string>? Info { get; init; }
     public Action<string>? Warning { get; init; }
@@ -90,6 +90,18 @@ public static class Recipes
         obs.Info?.Invoke($"linear probe of {(string.IsNullOrEmpty(a.Finetune) ? "a randomly initialised" : a.Finetune)} {a.Model} " +
                          $"({(a.GlobalPool ? "mean-pooled tokens" : "token 0")}) on {train.Count} images, batch {a.BatchSize}, lr {a.EffectiveLr:G3}");
         return Train(task, optimizer, loader, a, config, obs, EvaluateEach(model, val, a));
+    }
+
+    /// <summary>The pretraining model stored in one of the kit's checkpoints (its config is recorded in the checkpoint).</summary>
+    public static MaskedAutoencoderConvViT LoadAutoencoder(string checkpoint)
+    {
+        using var ckpt = Checkpoints.Read(checkpoint);
+        if (ckpt.Extras.GetValueOrDefault("convmae") is not PyDict meta || meta.Get("config") is not string json)
+            throw new CheckpointException(checkpoint, CheckpointError.NoStateDict,
+                "not a ConvMAE.Notebooks checkpoint (no recorded config); build the model from its preset and use Checkpoints.Load");
+        var model = new MaskedAutoencoderConvViT(ConvViTConfig.FromJson(json));
+        Checkpoints.LoadInto(model, ckpt.StateDict, strict: true, sourceName: checkpoint);
+        return model;
     }
 
     /// <summary>Top-1/top-5 of a classifier checkpoint (the kit's, after finetune or linprobe) on val/.</summary>

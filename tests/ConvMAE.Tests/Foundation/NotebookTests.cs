@@ -52,6 +52,20 @@ public class NotebookTests
         Assert.True(found.RenderedKitImages >= 2, $"expected the colour and grey images rendered, found {found.RenderedKitImages}");
     }
 
+    [Fact]
+    public void Pretrain_report_renders_its_loss_chart_and_reconstruction_grid_offline()
+    {
+        var r = RunCli("run-notebooks", "--smoke", Path.Combine(Repo.Notebooks, "02-pretrain.ipynb"));
+        Assert.True(r.ExitCode == 0, r.Combined);
+        var found = ReportCheck.Inspect(Path.Combine(Repo.Reports, "02-pretrain.html"));
+        // Live view's curve + the loss and lr charts; each Plotly chart draws at least one svg.main-svg.
+        Assert.True(found.PlotlySvgs >= 3, $"expected the loss and lr charts rendered, found {found.PlotlySvgs} svg.main-svg");
+        var grids = System.Text.RegularExpressions.Regex.Matches(found.Dom, "class=\"convmae-recon-grid\"").Count;
+        Assert.True(grids >= 2, $"expected a reconstruction grid per checkpoint (2 in smoke mode), found {grids}");
+        // 6 validation images × 4 columns per grid, all decoded by the browser.
+        Assert.True(found.RenderedKitImages >= 2 * 24, $"reconstruction images not rendered: {found.RenderedKitImages}");
+    }
+
     /// <summary>The live-notebook fallback URL the kit's chart formatter names (used only when Plotly is absent).</summary>
     const string ChartFormatterCdnFallback = "https://cdn.plot.ly/plotly-2.35.2.min.js";
 
