@@ -27,6 +27,11 @@ public sealed class LiveTrainingDisplay
 
     public LiveTrainingDisplay(string title) => Title = title;
 
+    // Shown as the final, static state when a cell returns the display (in-place updates of a live output are not
+    // kept by every front end, nbconvert's among them, so a report shows this instead).
+    static LiveTrainingDisplay() =>
+        Formatter.Register<LiveTrainingDisplay>((d, w) => w.Write(d.Html()), HtmlFormatter.MimeType);
+
     public RunObserver Observer => new()
     {
         Info = text => { info = text; Refresh(force: true); },
