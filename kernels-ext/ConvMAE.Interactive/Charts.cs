@@ -68,3 +68,29 @@ public static class RunCharts
         return ConvMAE.Training.MetricsLog.Read(path).Where(r => r["kind"].GetString() == kind).ToList();
     }
 }
+
+/// <summary>Charts for classifier results and optimiser settings.</summary>
+public static class ClassifierCharts
+{
+    /// <summary>counts[true, predicted] as a heatmap, true classes down, predictions across.</summary>
+    public static GenericChart Confusion(long[,] counts, IReadOnlyList<string> classes, string title)
+    {
+        int k = classes.Count;
+        var rows = Enumerable.Range(0, k).Select(t => (IEnumerable<long>)Enumerable.Range(0, k).Select(p => counts[t, p]).ToArray()).ToArray();
+        var chart = CSharpChart.Heatmap<long, string, string, string>(rows, X: classes.ToArray(), Y: classes.ToArray())
+                               .WithXAxisStyle<double, double, string>(TitleText: "predicted")
+                               .WithYAxisStyle<double, double, string>(TitleText: "true")
+                               .WithSize(Width: Charts.DefaultWidth, Height: Charts.DefaultWidth - 120);
+        return Charts.WithTitle(chart, title);
+    }
+
+    /// <summary>One bar per parameter group: its learning-rate scale (layer decay) and name.</summary>
+    public static GenericChart LrScales(IEnumerable<ConvMAE.Training.ParamGroup> groups, string title)
+    {
+        var list = groups.ToList();
+        var chart = CSharpChart.Column<double, string, string>(list.Select(g => g.LrScale).ToArray(), Keys: list.Select(g => g.Name).ToArray())
+                               .WithYAxisStyle<double, double, string>(TitleText: "lr scale (× base lr)")
+                               .WithSize(Width: Charts.DefaultWidth, Height: Charts.DefaultHeight);
+        return Charts.WithTitle(chart, title);
+    }
+}
