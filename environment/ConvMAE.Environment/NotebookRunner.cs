@@ -61,8 +61,8 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
             throw new InvalidOperationException($"jupyter nbconvert could not execute {notebook}:\n{r.Combined.Trim()}");
         StripKernelBootstrap(executed);
         var errors = ReadErrors(executed);
-        var html = ReportHtml.Export(repo, executed, outDir);
         var elapsed = DateTime.UtcNow - started;
+        var html = ReportHtml.Export(repo, executed, outDir, Provenance(name, smoke, started, elapsed, errors.Count));
         log.WriteLine($"[notebook] {name}: {(errors.Count == 0 ? "ok" : $"{errors.Count} failing cell(s)")} " +
                       $"in {elapsed.TotalSeconds:F0} s -> {executed}, {html}");
         return new NotebookResult(notebook, executed, html, errors, elapsed);
@@ -88,6 +88,21 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
                 }
         }
         if (changed) File.WriteAllText(executedNotebook, nb.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>What a reader of a shared report needs to reproduce it.</summary>
+    string Provenance(string name, bool smoke, DateTime started, TimeSpan elapsed, int errors)
+    {
+        var commit = Proc.Run("git", ["rev-parse", "--short", "HEAD"], workDir: repo.Root);
+        var dirty = Proc.Run("git", ["status", "--porcelain", "--untracked-files=no"], workDir: repo.Root);
+        string version = commit.ExitCode == 0
+            ? commit.Stdout.Trim() + (dirty.ExitCode == 0 && dirty.Stdout.Trim().Length > 0 ? " (with uncommitted changes)" : "")
+            : "unknown (not a git checkout)";
+        return $"{name}: executed {started:yyyy-MM-dd HH:mm} UTC in {elapsed.TotalSeconds:F0} s, {(smoke ? "smoke" : "normal")} mode " +
+               $"(CONVMAE_SMOKE={(smoke ? 1 : 0)}), {(errors == 0 ? "no failing cells" : $"{errors} failing cell(s)")}; " +
+               $"ConvMAE.Notebooks {version}; {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
+               $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, dotnet-interactive {Versions.DotnetInteractive}. " +
+               "Seeds and settings are in the notebook's cells; library versions in its first output.";
     }
 
     /// <summary>Error outputs of an executed notebook, in cell order.</summary>

@@ -9,7 +9,7 @@ namespace ConvMAE.Env;
 /// </summary>
 public static partial class ReportHtml
 {
-    public static string Export(Repo repo, string executedNotebook, string outDir)
+    public static string Export(Repo repo, string executedNotebook, string outDir, string? provenance = null)
     {
         var name = Path.GetFileNameWithoutExtension(executedNotebook);
         var html = Path.Combine(outDir, name + ".html");
@@ -18,6 +18,7 @@ public static partial class ReportHtml
         if (!File.Exists(repo.PlotlyJs))
             throw new FileNotFoundException($"{repo.PlotlyJs} is missing: run environment/setup.sh", repo.PlotlyJs);
         var text = MakeSelfContained(File.ReadAllText(html), File.ReadAllText(repo.PlotlyJs));
+        if (provenance is not null) text = AddFooter(text, provenance);
         File.WriteAllText(html + ".tmp", text);
         File.Move(html + ".tmp", html, overwrite: true);
         return html;
@@ -34,6 +35,15 @@ public static partial class ReportHtml
     const string ImageProbe =
         "<script>window.addEventListener('load',function(){document.querySelectorAll('img').forEach(function(i){" +
         "if(i.complete&&i.naturalWidth>0)i.setAttribute('data-rendered','1');});});</script>";
+
+    /// <summary>A footer recording how the report was made (mode, time, machine, commit), before &lt;/body&gt;.</summary>
+    public static string AddFooter(string html, string provenance)
+    {
+        var footer = "<footer class=\"convmae-provenance\" style=\"margin:2em 0;color:#555;font-size:small\">" +
+                     System.Net.WebUtility.HtmlEncode(provenance) + "</footer>";
+        int end = html.LastIndexOf("</body>", StringComparison.OrdinalIgnoreCase);
+        return end < 0 ? html + footer : html.Insert(end, footer);
+    }
 
     public static string MakeSelfContained(string html, string plotlyJs)
     {

@@ -46,6 +46,7 @@ public class NotebookTests
         var text = File.ReadAllText(html);
         Assert.DoesNotContain("cdn.plot.ly/plotly", text.Replace(ChartFormatterCdnFallback, ""));
         Assert.DoesNotContain("probeAddresses(", text);
+        Assert.Matches(@"class=""convmae-provenance""[^>]*>00-environment-check: executed \d{4}-\d\d-\d\d \d\d:\d\d UTC in \d+ s, smoke mode", text);
 
         var found = ReportCheck.Inspect(html);
         Assert.True(found.PlotlySvgs >= 1, "no svg.main-svg: the Plotly chart did not render");
