@@ -3,9 +3,11 @@
 # batch sizes, eps 1e-5, norm_pix_loss off, global_pool off (token-0 features), 96/128-px classifiers, drop_path_rate.
 # The output is generated data: keep it out of git.
 #
-# Set-up (as /work/notes/convmae-verify/README.txt): next to this script, copy models_convmae.py, models_convvit.py,
-# vision_transformer.py and util/pos_embed.py (np.float -> np.float64) from Alpha-VL/ConvMAE @ 4c97b4c, an empty
-# util/__init__.py, and the timm/ stub of convmae-verify. Then, with Debian's python3-torch:
+# Set-up (nothing of the official code is kept in this repository): next to this script, put models_convmae.py,
+# models_convvit.py, vision_transformer.py and util/pos_embed.py (np.float -> np.float64 for numpy >= 1.24) from
+# Alpha-VL/ConvMAE @ 4c97b4c, an empty util/__init__.py, and timm 0.3.2 (or a minimal stand-in package `timm` providing
+# what those files import: timm.models.layers.{to_2tuple, trunc_normal_, DropPath}, timm.models.vision_transformer,
+# timm.models.registry.register_model). Then, with Debian's python3-torch:
 #   /usr/bin/python3 make_extra_fixtures.py /tmp/parity-extra
 #   CONVMAE_PARITY_DIR=/tmp/parity-extra dotnet test tests/ConvMAE.Tests -c Release --no-build --filter Category=Parity
 import json, os, struct, sys, torch, numpy as np, torch.nn as nn
