@@ -1,3 +1,4 @@
+using ConvMAE.Interop;
 using System.Text.Json;
 using ConvMAE.Modeling;
 using ConvMAE.Tests.Support;
@@ -57,7 +58,7 @@ public class ParityTests(ITestOutputHelper output)
 
         using var scope = NewDisposeScope();
         manual_seed(0);
-        var io = SafetensorsFile.Read(Path.Combine(folder, "io.safetensors"));
+        using var io = Checkpoints.ReadStateDict(Path.Combine(folder, "io.safetensors"));
         var checks = new List<Check>();
         switch (kind)
         {
@@ -65,7 +66,7 @@ public class ParityTests(ITestOutputHelper output)
                 using (var model = new MaskedAutoencoderConvViT(cfg))
                 {
                     // The frozen sin-cos tables come from the config alone: they must equal the official ones before loading.
-                    var stored = SafetensorsFile.Read(Path.Combine(folder, "model.safetensors"));
+                    using var stored = Checkpoints.ReadStateDict(Path.Combine(folder, "model.safetensors"));
                     checks.Add(Compare.Close("fresh pos_embed", model.PosEmbed, stored["pos_embed"], 1e-6));
                     checks.Add(Compare.Close("fresh decoder_pos_embed", model.DecoderPosEmbed, stored["decoder_pos_embed"], 1e-6));
                     LoadWeights(model, folder, nParams);
@@ -92,7 +93,7 @@ public class ParityTests(ITestOutputHelper output)
     static void LoadWeights(nn.Module model, string folder, long nParams)
     {
         var path = Path.Combine(folder, "model.safetensors");
-        var file = SafetensorsFile.Read(path);
+        using var file = Checkpoints.ReadStateDict(path);
         var state = model.state_dict();
         var missing = state.Keys.Except(file.Keys).ToList();
         var unexpected = file.Keys.Except(state.Keys).ToList();
@@ -111,7 +112,7 @@ public class ParityTests(ITestOutputHelper output)
             Assert.True(t.detach().eq(file[k]).all().item<bool>(), $"{k} was not loaded");
     }
 
-    static void RunPretrain(MaskedAutoencoderConvViT model, ConvViTConfig cfg, Dictionary<string, Tensor> io,
+    static void RunPretrain(MaskedAutoencoderConvViT model, ConvViTConfig cfg, IReadOnlyDictionary<string, Tensor> io,
                             long batch, List<Check> checks)
     {
         model.eval();
@@ -140,7 +141,7 @@ public class ParityTests(ITestOutputHelper output)
         checks.AddRange(io.Keys.Except(handled).Select(k => new Check(false, $"{k}: tensor in io.safetensors that this test does not check")));
     }
 
-    static void RunClassifier(ConvViT model, Dictionary<string, Tensor> io, long batch, List<Check> checks)
+    static void RunClassifier(ConvViT model, IReadOnlyDictionary<string, Tensor> io, long batch, List<Check> checks)
     {
         model.eval();
         model.zero_grad();
@@ -161,7 +162,7 @@ public class ParityTests(ITestOutputHelper output)
         checks.AddRange(io.Keys.Except(handled).Select(k => new Check(false, $"{k}: tensor in io.safetensors that this test does not check")));
     }
 
-    static void CheckGrads(nn.Module model, Dictionary<string, Tensor> io, HashSet<string> handled, List<Check> checks)
+    static void CheckGrads(nn.Module model, IReadOnlyDictionary<string, Tensor> io, HashSet<string> handled, List<Check> checks)
     {
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (key, expected) in io.Where(kv => kv.Key.StartsWith("grad.")))

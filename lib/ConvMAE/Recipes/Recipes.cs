@@ -96,10 +96,7 @@ public static class Recipes
     public static MaskedAutoencoderConvViT LoadAutoencoder(string checkpoint)
     {
         using var ckpt = Checkpoints.Read(checkpoint);
-        if (ckpt.Extras.GetValueOrDefault("convmae") is not PyDict meta || meta.Get("config") is not string json)
-            throw new CheckpointException(checkpoint, CheckpointError.NoStateDict,
-                "not a ConvMAE.Notebooks checkpoint (no recorded config); build the model from its preset and use Checkpoints.Load");
-        var model = new MaskedAutoencoderConvViT(ConvViTConfig.FromJson(json));
+        var model = new MaskedAutoencoderConvViT(ConvViTConfig.FromJson((string)TrainingCheckpoint.Meta(ckpt)["config"]!));
         Checkpoints.LoadInto(model, ckpt.StateDict, strict: true, sourceName: checkpoint);
         return model;
     }
@@ -187,8 +184,9 @@ public static class Recipes
         if (obs.Step is not null) trainer.StepCompleted += obs.Step;
         if (obs.Epoch is not null) trainer.EpochCompleted += obs.Epoch;
         if (obs.Warning is not null) trainer.Warning += obs.Warning;
-        var last = trainer.Run(resume);
-        optimizer.Dispose();
+        EpochReport? last;
+        try { last = trainer.Run(resume); }
+        finally { optimizer.Dispose(); }   // its moment buffers are native memory, also when a run fails
         return new RunResult(task.Kind, a.OutputDir, last?.Checkpoint, log.Path, last, clock.Elapsed, task.Model);
     }
 

@@ -49,18 +49,13 @@ public sealed class Trainer(ITrainingTask task, IOptimizer optimizer, ImageLoade
             {
                 var clock = Stopwatch.StartNew();
                 int step = host.Index;
-                double lr = options.Lr;
                 using (NativeCallGuard.Enter())
                 using (var scope = NewDisposeScope())
                 {
                     manual_seed(Seeds.Mix(options.Seed, (int)(globalStep & 0x7fffffff), (int)(globalStep >> 31)));
                     using var batch = Batch.FromHost(host, Device(task));
-                    if (step % options.AccumIter == 0)
-                    {
-                        lr = schedule.At(epoch + (double)step / steps);
-                        optimizer.SetLearningRate(lr);
-                    }
-                    lr = optimizer.LearningRate;
+                    if (step % options.AccumIter == 0) optimizer.SetLearningRate(schedule.At(epoch + (double)step / steps));
+                    double lr = optimizer.LearningRate;
                     var loss = task.Loss(batch, new Random(Seeds.Mix(options.Seed, epoch, step + 7_340_033)));
                     double value = loss.item<float>();
                     if (!double.IsFinite(value))

@@ -40,9 +40,7 @@ public static class TrainingCheckpoint
     public static ResumeState Load(string path, ITrainingTask task)
     {
         using var ckpt = Checkpoints.Read(path, loadExtraTensors: true);
-        if (ckpt.Extras.GetValueOrDefault("convmae") is not PyDict meta)
-            throw new CheckpointException(path, CheckpointError.NoStateDict,
-                "not a ConvMAE.Notebooks training checkpoint (no 'convmae' entry); to start from official weights use --finetune");
+        var meta = Meta(ckpt);
         var kind = (string)meta["kind"]!;
         if (kind != task.Kind)
             throw new CheckpointException(path, CheckpointError.KeyMismatch, $"a {kind} checkpoint cannot resume a {task.Kind} run");
@@ -52,6 +50,13 @@ public static class TrainingCheckpoint
         return new ResumeState(path, kind, (string)meta["config"]!, (int)Convert.ToInt64(meta["next_epoch"]),
                                Convert.ToInt64(meta["global_step"]), (int)Convert.ToInt64(meta["seed"]), Detach(optimizer));
     }
+
+    /// <summary>The kit's own record in a checkpoint (kind, config, position); throws naming the file when it has none
+    /// (an official checkpoint, or a bare state_dict).</summary>
+    public static PyDict Meta(Checkpoint ckpt) =>
+        ckpt.Extras.GetValueOrDefault("convmae") as PyDict
+        ?? throw new CheckpointException(ckpt.Path, CheckpointError.NoStateDict,
+            "not a ConvMAE.Notebooks training checkpoint (no 'convmae' entry); official weights load with --finetune or Checkpoints.Load");
 
     /// <summary>The checkpoint's tensors are disposed with it: keep private copies of the optimizer's.</summary>
     static PyDict Detach(PyDict d)
