@@ -41,4 +41,29 @@ public static class LeakageCheck
         }
         finally { model.train(wasTraining); }
     }
+
+    /// <summary>
+    /// Where the leak lands: per token of the grid, max over channels of |Δ latent| when the removed blocks' pixels
+    /// are replaced as in <see cref="MaxVisibleLatentChange(MaskedAutoencoderConvViT, Tensor, MaskPlan, Tensor?)"/>.
+    /// Returns [N,L] in grid order (row-major g×g); removed tokens, which have no latent, are NaN.
+    /// </summary>
+    public static Tensor VisibleLatentChangePerToken(MaskedAutoencoderConvViT model, Tensor imgs, MaskPlan plan,
+                                                     Tensor? replacement = null)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var c = model.Config;
+            var removed = Masking.Upsample(plan.Mask, c.GridSize, c.TokenPixels).to(imgs.dtype);
+            var changed = imgs * (1 - removed) + (replacement ?? randn_like(imgs)) * removed;
+            var delta = (model.ForwardEncoder(imgs, plan) - model.ForwardEncoder(changed, plan)).abs().amax([-1]);   // [N,Lk]
+            var grid = full(plan.Mask.shape[0], plan.NumTokens, double.NaN, dtype: delta.dtype, device: delta.device);
+            grid.scatter_(1, plan.IdsKeep, delta);                 // kept tokens back to their grid positions
+            return grid.MoveToOuterDisposeScope();
+        }
+        finally { model.train(wasTraining); }
+    }
 }

@@ -12,6 +12,15 @@ public sealed record PretrainOutput(Tensor Loss, Tensor Pred, Tensor Mask, Tenso
     public void Dispose() { Loss.Dispose(); Pred.Dispose(); Mask.Dispose(); Latent.Dispose(); IdsRestore.Dispose(); }
 }
 
+/// <summary>The encoder's three scales for the kept tokens, each [N,Lk,E2]; Stage1/Stage2 are null without fusion.</summary>
+public sealed record EncoderParts(Tensor Stage3, Tensor? Stage1, Tensor? Stage2) : IDisposable
+{
+    /// <summary>Stage3 + Stage1 + Stage2: the multi-scale fusion, before the encoder norm.</summary>
+    public Tensor Fused() => Stage1 is null || Stage2 is null ? Stage3.alias() : Stage3 + Stage1 + Stage2;
+
+    public void Dispose() { Stage3.Dispose(); Stage1?.Dispose(); Stage2?.Dispose(); }
+}
+
 /// <summary>
 /// ConvMAE pretraining model (official <c>models_convmae.MaskedAutoencoderConvViT</c>), generalised from the
 /// hard-coded 14×14 grid to any square input divisible by p0·p1·p2 (identical to the official at 224 px).
@@ -101,6 +110,18 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
     /// <summary>Encoder: returns the latent [N,Lk,E2] of the kept tokens (in ids_keep order), after <c>norm</c>.</summary>
     public Tensor ForwardEncoder(Tensor imgs, MaskPlan plan)
     {
+        using var parts = ForwardEncoderParts(imgs, plan);
+        return Norm.call(parts.Fused()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The encoder up to the fusion, with the three scales kept apart (for figures and checks):
+    /// the kept tokens after blocks3, and the stage-1 and stage-2 features brought to the same tokens by
+    /// stage1_output_decode (stride p1·p2) and stage2_output_decode (stride p2), all [N,Lk,E2].
+    /// <see cref="ForwardEncoder"/> is norm(Stage3 + Stage1 + Stage2).
+    /// </summary>
+    public EncoderParts ForwardEncoderParts(Tensor imgs, MaskPlan plan)
+    {
         CheckImages(imgs);
         var c = Config;
         if (plan.Mask.shape[0] != imgs.shape[0] || plan.NumTokens != c.NumPatches)
@@ -126,9 +147,10 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
         var idx = plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2);  // [N,Lk,E2]
         x = x.gather(1, idx);                                     // [N,Lk,E2]
         x = RunBlocks(Blocks3, x);
-        if (s1 is not null && s2 is not null)
-            x = x + s1.gather(1, idx) + s2.gather(1, idx);        // multi-scale fusion AFTER blocks3, BEFORE norm
-        return Norm.call(x).MoveToOuterDisposeScope();
+        // Multi-scale fusion happens AFTER blocks3, BEFORE norm (models_convmae.forward_encoder).
+        var parts = new EncoderParts(x, s1?.gather(1, idx), s2?.gather(1, idx));
+        parts.Stage3.MoveToOuterDisposeScope(); parts.Stage1?.MoveToOuterDisposeScope(); parts.Stage2?.MoveToOuterDisposeScope();
+        return parts;
     }
 
     // ------------------------------------------------------------------ decoder
