@@ -71,7 +71,7 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
     /// <summary>
     /// Removes the .NET kernel's first-cell bootstrap output: a script that probes the kernel's HTTP port on every
     /// interface address and loads require.js from a CDN. It only serves a live front end; in a static report it
-    /// would make the browser reach for those addresses.
+    /// would make the browser reach for those addresses. Also drops the compiler's harmless CS1701 notes from stderr.
     /// </summary>
     public static void StripKernelBootstrap(string executedNotebook)
     {
@@ -81,11 +81,26 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
         {
             if (cell!["outputs"] is not JsonArray outputs) continue;
             for (int k = outputs.Count - 1; k >= 0; k--)
+            {
                 if (JoinText(outputs[k]!["data"]?["text/html"]).Contains("probeAddresses(", StringComparison.Ordinal))
                 {
                     outputs.RemoveAt(k);
                     changed = true;
                 }
+                else if ((string?)outputs[k]!["output_type"] == "stream" && (string?)outputs[k]!["name"] == "stderr")
+                {
+                    // CS1701 ("Assuming assembly reference System.Runtime.Numerics 8.0 ... matches 10.0"): the script
+                    // compiler's note that TorchSharp was built against .NET 8. Harmless, on every cell that touches
+                    // TorchSharp types, and it cannot be silenced from a cell; a report reader would take it for an error.
+                    var text = JoinText(outputs[k]!["text"]);
+                    var kept = string.Concat(text.Split('\n').Where(l => !l.Contains("warning CS1701:", StringComparison.Ordinal))
+                                                 .Select((l, i) => (i == 0 ? "" : "\n") + l));
+                    if (kept == text) continue;
+                    if (kept.Trim().Length == 0) outputs.RemoveAt(k);
+                    else outputs[k]!["text"] = kept;
+                    changed = true;
+                }
+            }
         }
         if (changed) File.WriteAllText(executedNotebook, nb.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }

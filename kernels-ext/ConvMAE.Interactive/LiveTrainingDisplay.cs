@@ -38,6 +38,8 @@ public sealed class LiveTrainingDisplay
         Warning = text => { info = "warning: " + text; Refresh(force: true); },
         Step = r =>
         {
+            // A new run (the next stage of a pipeline, the next arm of a sweep) starts its own curve.
+            if (last is { } prev && (r.GlobalStep <= prev.GlobalStep || r.Kind != prev.Kind)) { steps.Clear(); losses.Clear(); }
             last = r;
             steps.Add(r.GlobalStep);
             losses.Add(r.Loss);

@@ -48,6 +48,11 @@ public sealed record MaskOverlay(Tensor Image, Tensor Mask, string? Caption = nu
         return m.repeat_interleave(h / m.shape[0], 0).repeat_interleave(w / m.shape[1], 1).unsqueeze(0);
     }
 
+    /// <summary>Image i of <paramref name="images"/> [N,3,H,W] with mask i of <paramref name="masks"/> [N,...], side by side.</summary>
+    public static Gallery Row(Tensor images, Tensor masks, IReadOnlyList<string>? captions = null, int count = int.MaxValue) =>
+        new(Enumerable.Range(0, (int)Math.Min(count, images.shape[0])).Select(i => new MaskOverlay(images[i], masks[i]).Render()).ToList(),
+            captions);
+
     public string Html()
     {
         using var shown = Render();

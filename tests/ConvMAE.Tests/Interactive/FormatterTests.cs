@@ -91,5 +91,18 @@ public class FormatterTests
         Assert.Contains("convmae-image", zeros(3, 16, 16).ToDisplayString(HtmlFormatter.MimeType));
     }
 
+    [Fact]
+    public void A_table_has_a_column_per_property_and_a_row_per_item()
+    {
+        var t = Table.Of(new[] { new { Arm = "baseline", Top1 = 37.75, Kept = 49 }, new { Arm = "no <conv>", Top1 = double.NaN, Kept = 12 } });
+        Assert.Equal(["Arm", "Top1", "Kept"], t.Columns);
+        var html = t.Html();
+        Assert.Equal(3, Count(html, "<tr>"));
+        Assert.Contains(">37.75<", html);
+        Assert.Contains("no &lt;conv&gt;", html);                 // encoded
+        Assert.Contains(">–<", html);                             // NaN shown as a dash
+        Assert.Equal("Arm\tTop1\tKept\nbaseline\t37.75\t49\nno <conv>\t–\t12", t.ToString());
+    }
+
     static int Count(string s, string sub) => (s.Length - s.Replace(sub, "").Length) / sub.Length;
 }
