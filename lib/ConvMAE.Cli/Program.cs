@@ -50,6 +50,23 @@ try
                                          "for a linear-probe checkpoint).",
                                          a => ReportEval(Recipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe)));
         }
+        case "bench":
+        {
+            var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
+            if (mode.Length > 0) rest.RemoveAt(0);
+            return Command<ConvMAE.Benchmarks.BenchArgs>(
+                "Time the kit's steps: bench pretrain|finetune|infer|data [flags]; prints one JSON line (progress on stderr).", a =>
+                {
+                    if (mode.Length == 0) throw new ArgumentException("bench needs a mode: pretrain, finetune, infer or data");
+                    var r = ConvMAE.Benchmarks.Benchmark.Run(a with { Mode = mode }, line => Console.Error.WriteLine(line));
+                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(r, new System.Text.Json.JsonSerializerOptions
+                    {
+                        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+                        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+                    }));
+                    return 0;
+                });
+        }
         default:
             Console.WriteLine("""
                 usage: convmae <command> [flags]      (convmae <command> --help lists the flags)
@@ -59,13 +76,14 @@ try
                   linprobe   linear probe of a frozen encoder           (main_linprobe.py)
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
                   summary    parameters per part and FLOPs per image of a preset
+                  bench      time pretrain/finetune/infer steps or the data loader (one JSON line)
                   info       versions, device, threads
                 """);
             return command is "help" or "--help" ? 0 : 2;
     }
 }
 catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or CheckpointException
-                              or NonFiniteLossException or InvalidOperationException or UnauthorizedAccessException)
+                              or NonFiniteLossException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException)
 {
     display.Line($"convmae {command}: {e.Message}");
     return 1;

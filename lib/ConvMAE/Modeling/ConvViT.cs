@@ -77,7 +77,7 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     {
         CheckImages(imgs);
         using var scope = NewDisposeScope();
-        var x = PatchEmbed1.call(imgs);                          // [N,E0,4g,4g]
+        var x = PatchEmbed1.call(ToCompute(imgs));               // [N,E0,4g,4g]
         x = posDrop.call(x);                                     // QUIRK: pos_drop right after patch_embed1
         x = RunConvStage(Blocks1, x, null);
         x = PatchEmbed2.call(x);                                 // [N,E1,2g,2g]
@@ -109,6 +109,8 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     public override Tensor forward(Tensor imgs)                  // [N,3,S,S] → [N,num_classes]
     {
         using var scope = NewDisposeScope();
-        return Head.call(ForwardFeatures(imgs)).MoveToOuterDisposeScope();
+        var logits = Head.call(ForwardFeatures(imgs));
+        if (logits.dtype != imgs.dtype) logits = logits.to(imgs.dtype);   // mixed precision: float32 logits for the loss
+        return logits.MoveToOuterDisposeScope();
     }
 }

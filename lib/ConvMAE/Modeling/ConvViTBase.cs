@@ -82,6 +82,15 @@ public abstract class ConvViTBase<TResult> : nn.Module<Tensor, TResult>
     /// <summary>[N,C,h,w] → [N,h·w,C], token l = row·w + column.</summary>
     protected static Tensor ToTokens(Tensor x) => x.flatten(2).permute(0, 2, 1);
 
+    /// <summary>The dtype the model computes in: its parameters' (float32, or bfloat16 for a mixed-precision copy).</summary>
+    public ScalarType ComputeDtype => PatchEmbed1.Proj.weight!.dtype;
+
+    /// <summary>
+    /// Images in the compute dtype. Mixed precision (<see cref="Training.MixedPrecision"/>) runs a bfloat16 copy of
+    /// the model on float32 inputs: like autocast, the input is cast on entry and outputs are returned as float32.
+    /// </summary>
+    protected Tensor ToCompute(Tensor t) => t.dtype == ComputeDtype ? t : t.to(ComputeDtype);
+
     /// <summary>Checks the input against img_size (the official PatchEmbed assert) with an error naming the tensor.</summary>
     protected void CheckImages(Tensor imgs, string name = "imgs")
     {

@@ -132,10 +132,10 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
         Tensor? vis1 = null, vis2 = null;
         if (c.MaskedConv)
         {
-            vis1 = 1 - Masking.Upsample(plan.Mask, g, c.PatchSize[1] * c.PatchSize[2]);   // [N,1,4g,4g]
-            vis2 = 1 - Masking.Upsample(plan.Mask, g, c.PatchSize[2]);                     // [N,1,2g,2g]
+            vis1 = ToCompute(1 - Masking.Upsample(plan.Mask, g, c.PatchSize[1] * c.PatchSize[2]));   // [N,1,4g,4g]
+            vis2 = ToCompute(1 - Masking.Upsample(plan.Mask, g, c.PatchSize[2]));                     // [N,1,2g,2g]
         }
-        var x = PatchEmbed1.call(imgs);                           // [N,E0,4g,4g], full (unmasked) image
+        var x = PatchEmbed1.call(ToCompute(imgs));                // [N,E0,4g,4g], full (unmasked) image
         x = RunConvStage(Blocks1, x, vis1);
         Tensor? s1 = c.MultiScaleFusion ? ToTokens(Stage1OutputDecode.call(x)) : null;   // [N,L,E2]
         x = PatchEmbed2.call(x);                                  // [N,E1,2g,2g]
@@ -241,6 +241,7 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
         using var scope = NewDisposeScope();
         var latent = ForwardEncoder(imgs, plan);                 // [N,Lk,E2]
         var pred = ForwardDecoder(latent, plan.IdsRestore);      // [N,L,p²·3]
+        if (pred.dtype != imgs.dtype) pred = pred.to(imgs.dtype);  // mixed precision: the loss in float32, on float32 targets
         var loss = ForwardLoss(imgs, pred, plan.Mask);           // scalar
         var mask = plan.Mask.clone();
         var ids = plan.IdsRestore.clone();

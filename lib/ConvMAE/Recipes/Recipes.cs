@@ -44,9 +44,11 @@ public static class Recipes
                                      new LoaderOptions(a.BatchSize, Shuffle: true, DropLast: true, a.Seed, a.NumWorkers, Strict: a.Strict));
         // Official: timm add_weight_decay groups, AdamW betas (0.9, 0.95).
         var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), a.WeightDecay), a.EffectiveLr, 0.9, 0.95);
+        var precision = MixedPrecision.For(model, () => new MaskedAutoencoderConvViT(config.ValidatePretrain()).to(device), a.Dtype);
         obs.Info?.Invoke($"pretrain {a.Model} at {a.InputSize}px on {train.Count} images ({train.Classes.Count} classes), " +
-                         $"batch {a.BatchSize}, lr {a.EffectiveLr:G3}, mask ratio {a.MaskRatio}, device {device}");
-        return Train(new PretrainTask(model), optimizer, loader, a, config, obs, evaluate: null);
+                         $"batch {a.BatchSize}, lr {a.EffectiveLr:G3}, mask ratio {a.MaskRatio}, {a.Dtype}, device {device}");
+        return Train(new PretrainTask(model), optimizer, loader, a, config, obs, evaluate: null,
+                     precision, new PretrainTask((MaskedAutoencoderConvViT)precision.Compute));
     }
 
     public static RunResult Finetune(FinetuneArgs a, RunObserver? obs = null)
@@ -65,9 +67,11 @@ public static class Recipes
         var groups = ParamGroups.LayerDecay(model.named_parameters(), a.WeightDecay, a.LayerDecay, config.Depth[2]);
         var optimizer = new AdamW(groups, a.EffectiveLr);
         var task = FinetuneAugment.Task(a, model, config.NumClasses);
+        var precision = MixedPrecision.For(model, () => new ConvViT(config).to(device), a.Dtype);
         obs.Info?.Invoke($"finetune {a.Model} at {a.InputSize}px on {train.Count} images ({config.NumClasses} classes), " +
-                         $"batch {a.BatchSize}, lr {a.EffectiveLr:G3}, layer decay {a.LayerDecay}, device {device}");
-        return Train(task, optimizer, loader, a, config, obs, EvaluateEach(model, val, a));
+                         $"batch {a.BatchSize}, lr {a.EffectiveLr:G3}, layer decay {a.LayerDecay}, {a.Dtype}, device {device}");
+        return Train(task, optimizer, loader, a, config, obs, EvaluateEach(model, val, a),
+                     precision, FinetuneAugment.Task(a, (ConvViT)precision.Compute, config.NumClasses));
     }
 
     public static RunResult Linprobe(LinprobeArgs a, RunObserver? obs = null)
@@ -77,6 +81,7 @@ public static class Recipes
         var train = OpenTrain(a, obs);
         var val = ImageFolder.OpenSplit(a.DataPath, "val", a.Strict);
         var config = ClassifierConfig(a, train);
+        if (a.Dtype != "fp32") throw new NotSupportedException($"--dtype {a.Dtype}: linear probing runs in fp32 (its BatchNorm head is not mixed-precision safe)");
         manual_seed(a.Seed);
         var model = new ConvViT(config);
         LoadPretrained(model, a.Finetune, obs, headStd: null);
@@ -158,7 +163,8 @@ public static class Recipes
     }
 
     static RunResult Train(ITrainingTask task, IOptimizer optimizer, ImageLoader loader, RunArgs a, ConvViTConfig config,
-                           RunObserver obs, Func<int, IReadOnlyDictionary<string, double>>? evaluate)
+                           RunObserver obs, Func<int, IReadOnlyDictionary<string, double>>? evaluate,
+                           MixedPrecision? precision = null, ITrainingTask? computeTask = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         ResumeState? resume = null;
@@ -180,13 +186,17 @@ public static class Recipes
         using var log = new MetricsLog(a.OutputDir, options.LogDir, resume?.GlobalStep ?? -1);
         var args = JsonSerializer.SerializeToElement(a, a.GetType()).EnumerateObject()
                                  .Select(p => new KeyValuePair<string, object?>(p.Name, JsonValue(p.Value))).ToList();
-        var trainer = new Trainer(task, optimizer, loader, options, log, config.ToJson(), args) { Evaluate = evaluate };
+        var trainer = new Trainer(task, optimizer, loader, options, log, config.ToJson(), args)
+        {
+            Evaluate = evaluate, Precision = precision is { IsMixed: true } ? precision : null,
+            ComputeTask = precision is { IsMixed: true } ? computeTask : null,
+        };
         if (obs.Step is not null) trainer.StepCompleted += obs.Step;
         if (obs.Epoch is not null) trainer.EpochCompleted += obs.Epoch;
         if (obs.Warning is not null) trainer.Warning += obs.Warning;
         EpochReport? last;
         try { last = trainer.Run(resume); }
-        finally { optimizer.Dispose(); }   // its moment buffers are native memory, also when a run fails
+        finally { optimizer.Dispose(); precision?.Dispose(); }   // native memory, also when a run fails
         return new RunResult(task.Kind, a.OutputDir, last?.Checkpoint, log.Path, last, clock.Elapsed, task.Model);
     }
 

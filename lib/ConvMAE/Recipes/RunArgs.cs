@@ -48,6 +48,8 @@ public abstract record RunArgs
     public long MaxSteps { get; init; }
     [JsonPropertyName("strict"), Description("stop on the first unreadable image instead of skipping it")]
     public bool Strict { get; init; }
+    [JsonPropertyName("dtype"), Description("fp32, or bf16: bf16 compute with fp32 master weights (pretrain, finetune)")]
+    public string Dtype { get; init; } = "fp32";
 
     /// <summary>The absolute learning rate the run uses.</summary>
     public double EffectiveLr => Lr ?? Training.LrSchedule.ScaledLr(Blr, BatchSize, AccumIter);

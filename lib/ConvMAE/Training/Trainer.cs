@@ -21,6 +21,13 @@ public sealed class Trainer(ITrainingTask task, IOptimizer optimizer, ImageLoade
     public event Action<EpochReport>? EpochCompleted;
     /// <summary>Messages worth a user's attention (skipped images...), as they happen.</summary>
     public event Action<string>? Warning;
+    /// <summary>
+    /// Mixed precision: the steps run <see cref="ComputeTask"/> (the same task on the bf16 copy of the model) and the
+    /// master weights of <c>task</c> are updated; null: fp32, the steps run <c>task</c> itself.
+    /// </summary>
+    public MixedPrecision? Precision { get; init; }
+    public ITrainingTask? ComputeTask { get; init; }
+
     /// <summary>Metrics after each epoch (finetune/linprobe: accuracy on val); null for none.</summary>
     public Func<int, IReadOnlyDictionary<string, double>>? Evaluate { get; init; }
 
@@ -56,13 +63,15 @@ public sealed class Trainer(ITrainingTask task, IOptimizer optimizer, ImageLoade
                     using var batch = Batch.FromHost(host, Device(task));
                     if (step % options.AccumIter == 0) optimizer.SetLearningRate(schedule.At(epoch + (double)step / steps));
                     double lr = optimizer.LearningRate;
-                    var loss = task.Loss(batch, new Random(Seeds.Mix(options.Seed, epoch, step + 7_340_033)));
+                    Precision?.BeforeStep();
+                    var loss = (ComputeTask ?? task).Loss(batch, new Random(Seeds.Mix(options.Seed, epoch, step + 7_340_033)));
                     double value = loss.item<float>();
                     if (!double.IsFinite(value))
                         throw new NonFiniteLossException(
                             $"loss is {value} at epoch {epoch} step {step} (global step {globalStep}); stopping. " +
                             (File.Exists(CheckpointPath) ? $"The last good checkpoint is kept: {CheckpointPath}" : "No checkpoint was written yet."));
                     (options.AccumIter > 1 ? loss / options.AccumIter : loss).backward();
+                    Precision?.AfterBackward();
                     if ((step + 1) % options.AccumIter == 0)
                     {
                         if (options.ClipGrad is { } clip) nn.utils.clip_grad_norm_(optimizer.Parameters, clip);

@@ -1,0 +1,248 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using ConvMAE.Data;
+using ConvMAE.Modeling;
+using ConvMAE.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ConvMAE.Benchmarks;
+
+/// <summary>Settings of one benchmark run: the CLI's <c>bench MODE</c> flags.</summary>
+public sealed record BenchArgs
+{
+    /// <summary>pretrain | finetune | infer | data (the CLI takes it as the word after <c>bench</c>).</summary>
+    [JsonIgnore] public string Mode { get; init; } = "pretrain";
+    [JsonPropertyName("model"), Description("model preset: convmae_base, convmae_small_cpu, convmae_tiny_cpu")]
+    public string Model { get; init; } = "convmae_base";
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 8;
+    [JsonPropertyName("threads"), Description("libtorch threads; data: loader workers (0: libtorch's default)")]
+    public int Threads { get; init; } = 2;
+    [JsonPropertyName("input_size")] public int InputSize { get; init; } = 224;
+    [JsonPropertyName("dtype"), Description("fp32 or bf16")] public string Dtype { get; init; } = "fp32";
+    [JsonPropertyName("steps"), Description("timed steps (batches for data)")] public int Steps { get; init; } = 5;
+    [JsonPropertyName("warmup"), Description("untimed steps first")] public int Warmup { get; init; } = 2;
+    [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
+    [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
+    public string DataPath { get; init; } = "data/demo";
+    [JsonPropertyName("seed")] public int Seed { get; init; }
+}
+
+/// <summary>One benchmark's measurements, printed as one JSON line.</summary>
+public sealed record BenchResult
+{
+    [JsonPropertyName("impl")] public string Impl { get; init; } = "convmae-notebooks";
+    [JsonPropertyName("mode")] public required string Mode { get; init; }
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    [JsonPropertyName("dtype")] public required string Dtype { get; init; }
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; }
+    [JsonPropertyName("input_size")] public int InputSize { get; init; }
+    [JsonPropertyName("threads")] public int Threads { get; init; }
+    [JsonPropertyName("steps")] public int Steps { get; init; }
+    /// <summary>Images per second at the median step time.</summary>
+    [JsonPropertyName("img_per_s")] public double ImgPerS { get; init; }
+    [JsonPropertyName("step_ms")] public required StepTimes StepMs { get; init; }
+    /// <summary>pretrain only: the same model and masking, forward only, without gradients.</summary>
+    [JsonPropertyName("fwd_img_per_s")] public double? FwdImgPerS { get; init; }
+    /// <summary>Peak resident memory of the process (VmHWM).</summary>
+    [JsonPropertyName("peak_rss_mb")] public double PeakRssMb { get; init; }
+    /// <summary>Analytic FLOPs per image of what a step does (ModelSummary; training = 3 × forward).</summary>
+    [JsonPropertyName("gflop_per_img")] public double? GflopPerImg { get; init; }
+    [JsonPropertyName("achieved_gflops")] public double? AchievedGflops { get; init; }
+    /// <summary>Measured fp32 matrix product (2048³) at the same thread count: the machine's practical ceiling.</summary>
+    [JsonPropertyName("gemm_gflops")] public double GemmGflops { get; init; }
+    [JsonPropertyName("torch")] public string Torch { get; init; } = "";
+}
+
+public sealed record StepTimes([property: JsonPropertyName("min")] double Min, [property: JsonPropertyName("median")] double Median,
+                               [property: JsonPropertyName("max")] double Max)
+{
+    public static StepTimes Of(IReadOnlyList<double> ms)
+    {
+        var s = ms.Order().ToArray();
+        double median = s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        return new StepTimes(Math.Round(s[0], 1), Math.Round(median, 1), Math.Round(s[^1], 1));
+    }
+}
+
+/// <summary>
+/// Times the kit's own training and inference steps (the same task, optimizer and guards as <see cref="Trainer"/>)
+/// on synthetic inputs, after a warm-up, and reports images/s, step times, memory and FLOP efficiency.
+/// </summary>
+public static class Benchmark
+{
+    public static BenchResult Run(BenchArgs a, Action<string>? progress = null)
+    {
+        if (a.Steps < 1) throw new ArgumentException("--steps must be at least 1");
+        if (a.Dtype is not ("fp32" or "bf16")) throw new ArgumentException($"--dtype {a.Dtype}: expected fp32 or bf16");
+        NativeTorch.EnsureLoaded();
+        if (a.Threads > 0) set_num_threads(a.Threads);
+        double gemm = GemmGflops();
+        progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s");
+        var r = a.Mode switch
+        {
+            "pretrain" => Pretrain(a, progress),
+            "finetune" => Finetune(a, progress),
+            "infer" => Infer(a, progress),
+            "data" => Data(a, progress),
+            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer or data"),
+        };
+        return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__ };
+    }
+
+    static BenchResult Pretrain(BenchArgs a, Action<string>? progress)
+    {
+        var config = (ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { MaskRatio = a.MaskRatio }).ValidatePretrain();
+        manual_seed(a.Seed);
+        using var model = new MaskedAutoencoderConvViT(config);
+        var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), 0.05), 1.5e-4, 0.9, 0.95);
+        using var precision = MixedPrecision.For(model, () => new MaskedAutoencoderConvViT(config), a.Dtype);
+        var compute = (MaskedAutoencoderConvViT)precision.Compute;
+        var task = new PretrainTask(compute);
+        var times = TimeSteps(a, progress, "train", () => TrainStep(task, precision, optimizer, a, config.NumClasses));
+        model.eval();
+        precision.BeforeStep();
+        var fwd = TimeSteps(a, progress, "forward", () =>
+        {
+            using var _ = no_grad();
+            using var batch = SyntheticBatch(a, config.NumClasses);
+            using var output = compute.forward(batch.Images);
+            output.Loss.item<float>();
+        });
+        var summary = ModelSummary.Of(config, ModelKind.Pretrain);
+        return Result(a, times, summary.ForwardGFlops * ModelSummary.TrainingFlopsFactor) with
+        {
+            FwdImgPerS = Math.Round(a.BatchSize / (StepTimes.Of(fwd).Median / 1000), 3),
+        };
+    }
+
+    static BenchResult Finetune(BenchArgs a, Action<string>? progress)
+    {
+        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { DropPathRate = 0.1 };
+        manual_seed(a.Seed);
+        using var model = new ConvViT(config);
+        var optimizer = new AdamW(ParamGroups.LayerDecay(model.named_parameters(), 0.05, 0.75, config.Depth[2]), 1e-3);
+        using var precision = MixedPrecision.For(model, () => new ConvViT(config), a.Dtype);
+        var task = new ClassificationTask("finetune", (ConvViT)precision.Compute, (logits, y) => Losses.LabelSmoothingCrossEntropy(logits, y, 0.1));
+        var times = TimeSteps(a, progress, "train", () => TrainStep(task, precision, optimizer, a, config.NumClasses));
+        return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops * ModelSummary.TrainingFlopsFactor);
+    }
+
+    static BenchResult Infer(BenchArgs a, Action<string>? progress)
+    {
+        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize);
+        manual_seed(a.Seed);
+        using var model = new ConvViT(config);
+        model.eval();
+        using var precision = MixedPrecision.For(model, () => new ConvViT(config), a.Dtype);
+        precision.BeforeStep();
+        var times = TimeSteps(a, progress, "infer", () =>
+        {
+            using var _ = no_grad();
+            using var batch = SyntheticBatch(a, config.NumClasses);
+            using var logits = ((ConvViT)precision.Compute).forward(batch.Images);
+            logits.sum().item<float>();
+        });
+        return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops);
+    }
+
+    /// <summary>The loader as training uses it: decode, RandomResizedCrop + flip (PretrainTransform), normalise.</summary>
+    static BenchResult Data(BenchArgs a, Action<string>? progress)
+    {
+        var folder = Directory.Exists(Path.Combine(a.DataPath, "train")) ? ImageFolder.OpenSplit(a.DataPath, "train") : ImageFolder.Open(a.DataPath);
+        int workers = Math.Max(1, a.Threads);
+        var loader = new ImageLoader(folder, new PretrainTransform(a.InputSize),
+                                     new LoaderOptions(a.BatchSize, Shuffle: true, DropLast: true, a.Seed, Workers: workers, Prefetch: 2));
+        var times = new List<double>();
+        int epoch = 0, seen = 0, needed = a.Warmup + a.Steps;
+        while (seen < needed)
+        {
+            var clock = Stopwatch.StartNew();
+            foreach (var host in loader.Epoch(epoch++))
+            {
+                using (var batch = Batch.FromHost(host)) { }
+                if (seen++ >= a.Warmup) times.Add(clock.Elapsed.TotalMilliseconds);
+                if (seen >= needed) break;
+                clock.Restart();
+            }
+        }
+        progress?.Invoke($"data: {times.Count} batches of {a.BatchSize} from {folder.Count} images with {workers} worker(s)");
+        return Result(a, times, null);
+    }
+
+    /// <summary>One training step as <see cref="Trainer"/> runs it: loss, backward, optimizer step, zero grad.</summary>
+    static void TrainStep(ITrainingTask task, MixedPrecision precision, IOptimizer optimizer, BenchArgs a, int classes)
+    {
+        using var batch = SyntheticBatch(a, classes);
+        precision.BeforeStep();
+        var loss = task.Loss(batch, new Random(a.Seed));
+        loss.item<float>();
+        loss.backward();
+        precision.AfterBackward();
+        optimizer.Step();
+        optimizer.ZeroGrad();
+    }
+
+    static Batch SyntheticBatch(BenchArgs a, int classes) => new()
+    {
+        Epoch = 0, Index = 0, Images = randn(a.BatchSize, 3, a.InputSize, a.InputSize),
+        Labels = randint(0, Math.Max(1, classes), [a.BatchSize]), SampleIndices = new int[a.BatchSize],
+    };
+
+    /// <summary>Runs warm-up then timed steps, each in its own dispose scope and GC guard (as the trainer does).</summary>
+    static List<double> TimeSteps(BenchArgs a, Action<string>? progress, string what, Action step)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < a.Warmup + a.Steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (NativeCallGuard.Enter())
+            using (NewDisposeScope())
+                step();
+            double ms = clock.Elapsed.TotalMilliseconds;
+            if (i >= a.Warmup) times.Add(ms);
+            progress?.Invoke($"{what} step {i + 1}/{a.Warmup + a.Steps}{(i < a.Warmup ? " (warm-up)" : "")}: {ms:F0} ms");
+        }
+        return times;
+    }
+
+    static BenchResult Result(BenchArgs a, List<double> ms, double? gflopPerImg)
+    {
+        var t = StepTimes.Of(ms);
+        double ips = a.BatchSize / (t.Median / 1000);
+        return new BenchResult
+        {
+            Mode = a.Mode, Model = a.Mode == "data" ? "" : a.Model, Dtype = a.Dtype, BatchSize = a.BatchSize, InputSize = a.InputSize,
+            Threads = get_num_threads(), Steps = ms.Count, ImgPerS = Math.Round(ips, 3), StepMs = t,
+            GflopPerImg = gflopPerImg is { } g ? Math.Round(g, 4) : null,
+            AchievedGflops = gflopPerImg is { } f ? Math.Round(f * ips, 1) : null,
+        };
+    }
+
+    /// <summary>Best of five 2048³ fp32 matrix products, in GFLOP/s (2·n³ FLOPs each).</summary>
+    public static double GemmGflops(int n = 2048, int reps = 5)
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(n, n);
+        var y = randn(n, n);
+        x.matmul(y).Dispose();
+        double best = double.MaxValue;
+        for (int i = 0; i < reps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            x.matmul(y).Dispose();
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * (double)n / best / 1e9;
+    }
+
+    /// <summary>Peak resident set of this process in MiB (Linux VmHWM); NaN where /proc is missing.</summary>
+    public static double PeakRssMb()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return double.NaN;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using ConvMAE.Benchmarks;
+using ConvMAE.DataPrep;
+using ConvMAE.Env;
+using ConvMAE.Modeling;
+using Xunit;
+
+namespace ConvMAE.Tests.Training;
+
+/// <summary>The bench command's output (never its speed: timings belong to the benchmark, not to tests).</summary>
+[Trait("Category", "Integration")]
+public class BenchmarkTests
+{
+    static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "ConvMAE.Cli");
+
+    static JsonElement Bench(params string[] args)
+    {
+        var r = Proc.Run(Cli, ["bench", .. args], timeout: TimeSpan.FromMinutes(5));
+        Assert.True(r.ExitCode == 0, r.Combined);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);                                         // one JSON line on stdout, progress on stderr
+        return JsonDocument.Parse(lines[0]).RootElement;
+    }
+
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void Pretrain_bench_reports_consistent_times_flops_and_memory(string dtype)
+    {
+        var j = Bench("pretrain", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "4", "--steps", "3",
+                      "--warmup", "1", "--threads", "1", "--dtype", dtype);
+        Assert.Equal(dtype, j.GetProperty("dtype").GetString());
+        Assert.Equal(3, j.GetProperty("steps").GetInt32());
+        Assert.Equal(1, j.GetProperty("threads").GetInt32());
+        var ms = j.GetProperty("step_ms");
+        double min = ms.GetProperty("min").GetDouble(), median = ms.GetProperty("median").GetDouble(), max = ms.GetProperty("max").GetDouble();
+        Assert.True(0 < min && min <= median && median <= max);
+        double ips = j.GetProperty("img_per_s").GetDouble();
+        Assert.Equal(4 / (median / 1000), ips, 0.01 * ips);
+        // Training FLOPs: 3 × the analytic forward count of the pretraining model at this size and mask ratio.
+        var expected = ModelSummary.Of(ConvViTConfig.ConvMAETinyCpu, ModelKind.Pretrain).ForwardGFlops * 3;
+        Assert.Equal(expected, j.GetProperty("gflop_per_img").GetDouble(), 1e-3);
+        Assert.Equal(expected * ips, j.GetProperty("achieved_gflops").GetDouble(), 0.01 * expected * ips + 0.1);
+        Assert.True(j.GetProperty("fwd_img_per_s").GetDouble() > 0);
+        Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 50);
+        Assert.True(j.GetProperty("gemm_gflops").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void Infer_and_data_modes_report_and_a_missing_mode_is_named()
+    {
+        var infer = Bench("infer", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "2", "--steps", "2", "--warmup", "0");
+        Assert.Equal(ModelSummary.Of(ConvViTConfig.ConvMAETinyCpu, ModelKind.Classifier).ForwardGFlops,
+                     infer.GetProperty("gflop_per_img").GetDouble(), 1e-3);
+        Assert.False(infer.TryGetProperty("fwd_img_per_s", out _));
+
+        using var dir = TestPaths.Temp();
+        DemoDataset.Generate(dir.File("d"), new DemoDatasetOptions(Seed: 1, TrainPerClass: 4, ValPerClass: 1, Size: 64));
+        var data = Bench("data", "--data_path", dir.File("d"), "--input_size", "64", "--batch_size", "8", "--steps", "6", "--warmup", "1");
+        Assert.Equal(6, data.GetProperty("steps").GetInt32());        // 40 images = 5 batches per epoch: crosses an epoch
+        Assert.True(data.GetProperty("img_per_s").GetDouble() > 0);
+        Assert.False(data.TryGetProperty("gflop_per_img", out _));
+
+        var r = Proc.Run(Cli, ["bench", "--steps", "1"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("bench needs a mode", r.Combined);
+        var bad = Proc.Run(Cli, ["bench", "train"]);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("'train'", bad.Combined);
+    }
+}
