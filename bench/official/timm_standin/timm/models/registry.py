@@ -1,0 +1,6 @@
+_models = {}
+
+
+def register_model(fn):
+    _models[fn.__name__] = fn
+    return fn
