@@ -59,7 +59,7 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
             workDir: Path.GetDirectoryName(notebook), env: env, timeout: TimeSpan.FromHours(3));
         if (r.ExitCode != 0 || !File.Exists(executed))
             throw new InvalidOperationException($"jupyter nbconvert could not execute {notebook}:\n{r.Combined.Trim()}");
-        StripKernelBootstrap(executed);
+        CleanForReport(executed);
         var errors = ReadErrors(executed);
         var elapsed = DateTime.UtcNow - started;
         var html = ReportHtml.Export(repo, executed, outDir, Provenance(name, smoke, started, elapsed, errors.Count));
@@ -71,15 +71,26 @@ public sealed class NotebookRunner(Repo repo, TextWriter log)
     /// <summary>
     /// Removes the .NET kernel's first-cell bootstrap output: a script that probes the kernel's HTTP port on every
     /// interface address and loads require.js from a CDN. It only serves a live front end; in a static report it
-    /// would make the browser reach for those addresses. Also drops the compiler's harmless CS1701 notes from stderr.
+    /// would make the browser reach for those addresses. Also drops the compiler's harmless CS1701 notes from stderr, and
+    /// all but the last live training view of a cell (the earlier ones are stale first states).
     /// </summary>
-    public static void StripKernelBootstrap(string executedNotebook)
+    public static void CleanForReport(string executedNotebook)
     {
         var nb = JsonNode.Parse(File.ReadAllText(executedNotebook))!;
         bool changed = false;
         foreach (var cell in nb["cells"]!.AsArray())
         {
             if (cell!["outputs"] is not JsonArray outputs) continue;
+            // A live training view is displayed once and then updated in place; nbconvert keeps the first state it
+            // saw, and the cell ends by displaying the final state. Keep only the last view of each cell.
+            var live = Enumerable.Range(0, outputs.Count)
+                                 .Where(k => JoinText(outputs[k]!["data"]?["text/html"]).Contains("class=\"convmae-live\"", StringComparison.Ordinal))
+                                 .ToList();
+            foreach (var k in live.Take(live.Count - 1).Reverse())
+            {
+                outputs.RemoveAt(k);
+                changed = true;
+            }
             for (int k = outputs.Count - 1; k >= 0; k--)
             {
                 if (JoinText(outputs[k]!["data"]?["text/html"]).Contains("probeAddresses(", StringComparison.Ordinal))
