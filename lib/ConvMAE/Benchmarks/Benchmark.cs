@@ -96,7 +96,7 @@ public static class Benchmark
         var config = (ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { MaskRatio = a.MaskRatio }).ValidatePretrain();
         manual_seed(a.Seed);
         using var model = new MaskedAutoencoderConvViT(config);
-        var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), 0.05), 1.5e-4, 0.9, 0.95);
+        using var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), 0.05), 1.5e-4, 0.9, 0.95);
         using var precision = MixedPrecision.For(model, () => new MaskedAutoencoderConvViT(config), a.Dtype);
         var compute = (MaskedAutoencoderConvViT)precision.Compute;
         var task = new PretrainTask(compute);
@@ -122,7 +122,7 @@ public static class Benchmark
         var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { DropPathRate = 0.1 };
         manual_seed(a.Seed);
         using var model = new ConvViT(config);
-        var optimizer = new AdamW(ParamGroups.LayerDecay(model.named_parameters(), 0.05, 0.75, config.Depth[2]), 1e-3);
+        using var optimizer = new AdamW(ParamGroups.LayerDecay(model.named_parameters(), 0.05, 0.75, config.Depth[2]), 1e-3);
         using var precision = MixedPrecision.For(model, () => new ConvViT(config), a.Dtype);
         var task = new ClassificationTask("finetune", (ConvViT)precision.Compute, (logits, y) => Losses.LabelSmoothingCrossEntropy(logits, y, 0.1));
         var times = TimeSteps(a, progress, "train", () => TrainStep(task, precision, optimizer, a, config.NumClasses));
