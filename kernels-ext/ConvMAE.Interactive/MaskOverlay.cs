@@ -21,11 +21,7 @@ public sealed record MaskOverlay(Tensor Image, Tensor Mask, string? Caption = nu
     {
         if (!ImageTensors.IsImageLike(Image)) throw new ArgumentException($"MaskOverlay: image must be [3,H,W] or [H,W], got [{string.Join(",", Image.shape)}]");
         using var scope = NewDisposeScope();
-        var img = Image.detach().to(float32).cpu();
-        if (img.dim() == 2) img = img.unsqueeze(0);
-        if (img.shape[0] == 1) img = img.expand(3, -1, -1);
-        float lo = img.min().item<float>(), hi = img.max().item<float>();
-        if (lo < 0f || hi > 1f) img = (img - lo) / Math.Max(hi - lo, 1e-12f);
+        var img = ImageTensors.ToDisplayRgb(Image);                        // [3,H,W] in [0,1]
         long h = img.shape[1], w = img.shape[2];
         var m = PixelMask(Mask.detach().to(float32).cpu(), h, w);          // [1,H,W], 1 = removed
         var red = tensor(new float[] { 1f, 0f, 0f }).view(3, 1, 1);

@@ -23,7 +23,30 @@ public static class LeakageCheck
     }
 
     public static double MaxVisibleLatentChange(MaskedAutoencoderConvViT model, Tensor imgs, MaskPlan plan,
-                                                Tensor? replacement = null)
+                                                Tensor? replacement = null) =>
+        CompareLatents(model, imgs, plan, replacement, (a, b) => (double)(a - b).abs().max().item<float>());
+
+    /// <summary>
+    /// Where the leak lands: per token of the grid, max over channels of |Δ latent| when the removed blocks' pixels
+    /// are replaced as in <see cref="MaxVisibleLatentChange(MaskedAutoencoderConvViT, Tensor, MaskPlan, Tensor?)"/>.
+    /// Returns [N,L] in grid order (row-major g×g); removed tokens, which have no latent, are NaN.
+    /// </summary>
+    public static Tensor VisibleLatentChangePerToken(MaskedAutoencoderConvViT model, Tensor imgs, MaskPlan plan,
+                                                     Tensor? replacement = null) =>
+        CompareLatents(model, imgs, plan, replacement, (a, b) =>
+        {
+            var delta = (a - b).abs().amax([-1]);                   // [N,Lk]
+            var grid = full(plan.Mask.shape[0], plan.NumTokens, double.NaN, dtype: delta.dtype, device: delta.device);
+            grid.scatter_(1, plan.IdsKeep, delta);                 // kept tokens back to their grid positions
+            return grid.MoveToOuterDisposeScope();
+        });
+
+    /// <summary>
+    /// The kept tokens' latents [N,Lk,E2] of the images as given and with every pixel of the removed blocks replaced
+    /// (by <paramref name="replacement"/>, default randn_like), same masking, in eval mode without gradients (the
+    /// previous mode is restored); <paramref name="compare"/> runs inside a dispose scope.
+    /// </summary>
+    static T CompareLatents<T>(MaskedAutoencoderConvViT model, Tensor imgs, MaskPlan plan, Tensor? replacement, Func<Tensor, Tensor, T> compare)
     {
         bool wasTraining = model.training;
         model.eval();
@@ -33,36 +56,8 @@ public static class LeakageCheck
             using var _ = no_grad();
             var c = model.Config;
             var removed = Masking.Upsample(plan.Mask, c.GridSize, c.TokenPixels).to(imgs.dtype);   // [N,1,S,S], 1 = removed
-            var other = replacement ?? randn_like(imgs);
-            var changed = imgs * (1 - removed) + other * removed;          // only removed blocks differ
-            var a = model.ForwardEncoder(imgs, plan);                      // [N,Lk,E2]
-            var b = model.ForwardEncoder(changed, plan);
-            return (a - b).abs().max().item<float>();
-        }
-        finally { model.train(wasTraining); }
-    }
-
-    /// <summary>
-    /// Where the leak lands: per token of the grid, max over channels of |Δ latent| when the removed blocks' pixels
-    /// are replaced as in <see cref="MaxVisibleLatentChange(MaskedAutoencoderConvViT, Tensor, MaskPlan, Tensor?)"/>.
-    /// Returns [N,L] in grid order (row-major g×g); removed tokens, which have no latent, are NaN.
-    /// </summary>
-    public static Tensor VisibleLatentChangePerToken(MaskedAutoencoderConvViT model, Tensor imgs, MaskPlan plan,
-                                                     Tensor? replacement = null)
-    {
-        bool wasTraining = model.training;
-        model.eval();
-        try
-        {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var c = model.Config;
-            var removed = Masking.Upsample(plan.Mask, c.GridSize, c.TokenPixels).to(imgs.dtype);
-            var changed = imgs * (1 - removed) + (replacement ?? randn_like(imgs)) * removed;
-            var delta = (model.ForwardEncoder(imgs, plan) - model.ForwardEncoder(changed, plan)).abs().amax([-1]);   // [N,Lk]
-            var grid = full(plan.Mask.shape[0], plan.NumTokens, double.NaN, dtype: delta.dtype, device: delta.device);
-            grid.scatter_(1, plan.IdsKeep, delta);                 // kept tokens back to their grid positions
-            return grid.MoveToOuterDisposeScope();
+            var changed = imgs * (1 - removed) + (replacement ?? randn_like(imgs)) * removed;       // only removed blocks differ
+            return compare(model.ForwardEncoder(imgs, plan), model.ForwardEncoder(changed, plan));
         }
         finally { model.train(wasTraining); }
     }
