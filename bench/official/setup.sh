@@ -13,8 +13,22 @@
 # ~30-70x slower at the encoder's matmuls than an optimized BLAS, which would make the official timings meaningless.
 # So this script also unpacks Debian's libopenblas0-openmp into DEST/openblas (apt-get download + dpkg -x; nothing is
 # installed system-wide) and bench_official.py puts it first on LD_LIBRARY_PATH (its --blas option).
+# It also needs Debian's python3-torch (PyTorch 1.13) and installs it when missing (as root; otherwise it prints the
+# apt-get line). THIS CHANGES THE MACHINE: python3-torch puts a libtorch 1.13 on the system's library path. The kit
+# and its tests never need it and never load it (they pin TorchSharp's own libtorch by full path and a test checks
+# /proc/self/maps), but a machine with it is no longer a fresh machine: check set-up on a fresh one before trusting it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "installing Debian's python3-torch (changes this machine: libtorch 1.13 on the system's library path)" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null
+    else
+        echo "bench/official needs Debian's python3-torch; run: sudo apt-get install -y python3-torch" >&2
+        echo "(this changes the machine: it puts libtorch 1.13 on the system's library path)" >&2
+        exit 1
+    fi
+fi
 git_dir=${1:?usage: setup.sh OFFICIAL_GIT_DIR [DEST]}
 dest=${2:-$here/.work}
 rev=${REV:-HEAD}

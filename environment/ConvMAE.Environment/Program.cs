@@ -16,9 +16,7 @@ try
                 Console.WriteLine($"{f}: {GlibcxxCompat.Apply(f)}");
             return 0;
         case "can-load":
-            // Loads a native library in this (TorchSharp-free) process: exit 0 if it loads, else 1 with the loader's message.
-            try { System.Runtime.InteropServices.NativeLibrary.Load(Path.GetFullPath(rest.Single())); Console.WriteLine("loads"); return 0; }
-            catch (DllNotFoundException e) { Console.WriteLine(e.Message); return 1; }
+            return CanLoad(rest.Single());
         case "run-notebooks":
             return RunNotebooks(rest);
         case "check-report":
@@ -27,7 +25,9 @@ try
             Console.WriteLine("""
                 convmae-env setup                      idempotent .NET-side set-up (see environment/setup.sh)
                 convmae-env patch-torchsharp [FILE..]  apply the libstdc++ edit to libLibTorchSharp.so files
-                convmae-env can-load FILE              exit 0 when the native library loads in a fresh process
+                convmae-env can-load FILE              exit 0 when the native library loads in this fresh process; for
+                                                       libLibTorchSharp.so, with its package's libtorch loaded by full
+                                                       path first, and only that libtorch mapped afterwards
                 convmae-env run-notebooks [--smoke] [--out DIR] [NOTEBOOK..]
                                                        execute notebooks (default: notebooks/*.ipynb) into reports/
                 convmae-env check-report HTML [--min-svgs N] [--min-images N]
@@ -41,6 +41,39 @@ catch (Exception e) when (e is IOException or InvalidOperationException or Inval
 {
     Console.Error.WriteLine($"convmae-env {cmd}: {e.Message}");
     return 1;
+}
+
+// Loads a native library in this (TorchSharp-free) process: exit 0 if it loads, else 1 with the loader's message.
+// A TorchSharp wrapper is loaded as the kit loads it (its own libtorch by full path first, never one found on the
+// system's search path), and the load counts only if no other libtorch ended up mapped.
+int CanLoad(string file)
+{
+    var path = Path.GetFullPath(file);
+    try
+    {
+        if (Path.GetFileName(path) != LibtorchFiles.Wrapper)
+        {
+            System.Runtime.InteropServices.NativeLibrary.Load(path);
+            Console.WriteLine("loads");
+            return 0;
+        }
+        LibtorchFiles.LoadPinned(path);
+        var allowed = LibtorchFiles.AllowedDirs(path);
+        var mapped = LibtorchFiles.Mapped();
+        if (LibtorchFiles.ForeignMessage(LibtorchFiles.Foreign(mapped, allowed), allowed) is { } problem)
+        {
+            Console.WriteLine(problem);
+            return 1;
+        }
+        Console.WriteLine($"loads, with libtorch from {LibtorchFiles.LibtorchDirFor(path)}");
+        foreach (var lib in mapped) Console.WriteLine($"mapped {lib}");
+        return 0;
+    }
+    catch (Exception e) when (e is DllNotFoundException or FileNotFoundException or InvalidOperationException)
+    {
+        Console.WriteLine(e.Message);
+        return 1;
+    }
 }
 
 int RunNotebooks(List<string> a)

@@ -20,6 +20,7 @@ public sealed class Setup(Repo repo, TextWriter log)
     public void RunAll()
     {
         PatchTorchSharp();
+        CheckTorchSharpLoads();
         InstallInteractiveTool();
         AlignFSharpCore();
         InstallKernelSpec();
@@ -55,6 +56,19 @@ public sealed class Setup(Repo repo, TextWriter log)
             }
             else Skip(step, $"{f}: {(r == CompatResult.AlreadyCompatible ? "already edited" : "does not need " + GlibcxxCompat.Version)}");
         }
+    }
+
+    /// <summary>The NuGet cache's wrapper (the one notebook kernels load) loads with its own package's libtorch
+    /// and nothing else, on every run: an edit made by an earlier, interrupted run is checked too.</summary>
+    public void CheckTorchSharpLoads()
+    {
+        const string step = "libtorch load check";
+        var wrapper = Path.Combine(Repo.NuGetPackages(), "torchsharp", Versions.TorchSharp, "runtimes", LibtorchFiles.Rid, "native", LibtorchFiles.Wrapper);
+        if (!File.Exists(wrapper))
+            throw new InvalidOperationException($"{step}: {wrapper} is missing; run `dotnet restore ConvMAE.Notebooks.sln` first");
+        var check = CanLoad(wrapper);
+        if (!check.Loads) throw new InvalidOperationException($"{step}: {wrapper} does not load: {check.Message}");
+        log.WriteLine($"[setup] {step}: {check.Message.Split('\n')[0]}");
     }
 
     /// <summary>Whether a native library loads, tried in a child process so this one stays clean

@@ -18,10 +18,17 @@ var observer = new RunObserver
 };
 try
 {
+    NativeTorch.EnsureLoaded();   // the package's own libtorch, by full path, before anything touches TorchSharp
     switch (command)
     {
         case "info":
-            foreach (var (name, value) in Runtime.Describe()) Console.WriteLine($"{name,-12} {value}");
+            foreach (var (name, value) in Runtime.Describe()) Console.WriteLine($"{name,-14} {value}");
+            if (rest.Contains("--native"))
+            {
+                // One tensor computed, then every libtorch/c10/wrapper file this process has mapped (set-up and tests read this).
+                Console.WriteLine($"{"computes",-14} {Runtime.SelfCheck()}");
+                foreach (var lib in Runtime.MappedTorchLibraries()) Console.WriteLine($"{"mapped",-14} {lib}");
+            }
             return 0;
         case "summary":
             return Command<SummaryArgs>("Parameters per part and FLOPs per image of a preset, counted analytically (no model is built).", a =>
@@ -77,7 +84,7 @@ try
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
                   summary    parameters per part and FLOPs per image of a preset
                   bench      time pretrain/finetune/infer steps or the data loader (one JSON line)
-                  info       versions, device, threads
+                  info       versions, device, threads, where libtorch was loaded from (--native: and every mapped copy)
                 """);
             return command is "help" or "--help" ? 0 : 2;
     }

@@ -1,23 +1,27 @@
-using System.Runtime.InteropServices;
-
 namespace ConvMAE;
 
 /// <summary>
-/// Pins the libtorch that TorchSharp was built for before TorchSharp initialises, when running from the NuGet
-/// cache (notebook kernels load TorchSharp from there, not from a bin folder).
+/// Pins the libtorch that TorchSharp was built for before TorchSharp initialises, wherever TorchSharp runs from:
+/// a build output (CLI, tests, bench: the package's files copied beside TorchSharp.dll) or the NuGet cache (notebook
+/// kernels load TorchSharp from there), and then checks that no other libtorch is mapped.
 ///
-/// Why: in a kernel, TorchSharp first probes "torch_cpu" by bare name. On a machine that also has a system
-/// libtorch (Debian's python3-torch puts libtorch 1.13 in /lib/x86_64-linux-gnu) that probe loads the wrong
-/// libtorch_cpu.so, and libLibTorchSharp.so then fails to load against it. Loading the package's own libraries
-/// by full path first makes every later by-name lookup resolve to them (the loader matches loaded sonames).
+/// Why: TorchSharp first probes "torch_cpu" by bare name and the wrapper names its dependencies by soname, so a
+/// system libtorch (Debian's python3-torch puts libtorch 1.13 in /lib/x86_64-linux-gnu) or an LD_LIBRARY_PATH
+/// entry can be picked up instead of the package's, and libLibTorchSharp.so then fails to load against it or, worse,
+/// computes with it. Loading the package's own files by full path first makes every later by-name lookup resolve to
+/// them (see <see cref="LibtorchFiles"/>). Called by the CLI, <c>Kit.Load()</c>, the bench and the tests' module
+/// initialiser, before anything touches TorchSharp.
 /// </summary>
 public static class NativeTorch
 {
     static readonly object Gate = new();
     static bool done;
 
-    /// <summary>Full paths loaded, in order (empty when TorchSharp runs from a build output folder).</summary>
+    /// <summary>Full paths loaded, in order (empty for a layout the kit does not know, e.g. the CUDA packages').</summary>
     public static IReadOnlyList<string> Loaded { get; private set; } = [];
+
+    /// <summary>The folder the libtorch in use was loaded from, or null before <see cref="EnsureLoaded"/>.</summary>
+    public static string? LibtorchDir { get; private set; }
 
     public static void EnsureLoaded()
     {
@@ -26,24 +30,38 @@ public static class NativeTorch
             if (done) return;
             done = true;
             if (!OperatingSystem.IsLinux()) return;
-            var torchSharpDll = typeof(TorchSharp.torch).Assembly.Location;   // <packages>/torchsharp/<v>/lib/<tfm>/TorchSharp.dll
-            if (string.IsNullOrEmpty(torchSharpDll)) return;
-            var versionDir = Directory.GetParent(torchSharpDll)?.Parent?.Parent;   // <packages>/torchsharp/<v>
-            var packages = versionDir?.Parent?.Parent;
-            if (versionDir is null || packages is null || !string.Equals(versionDir.Parent!.Name, "torchsharp", StringComparison.OrdinalIgnoreCase))
-                return;   // running from a bin folder: TorchSharp finds its libraries next to itself
-            var rid = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64";
-            var wrapper = Path.Combine(versionDir.FullName, "runtimes", rid, "native", "libLibTorchSharp.so");
-            var libtorchNative = Directory.Exists(Path.Combine(packages.FullName, $"libtorch-cpu-{rid}"))
-                ? Directory.GetDirectories(Path.Combine(packages.FullName, $"libtorch-cpu-{rid}"))
-                           .Select(d => Path.Combine(d, "runtimes", rid, "native"))
-                           .Where(Directory.Exists).Order(StringComparer.Ordinal).LastOrDefault()
-                : null;
-            if (libtorchNative is null || !File.Exists(wrapper)) return;   // e.g. a CUDA package layout: leave it to TorchSharp
-            var order = new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" }
-                .Select(n => Path.Combine(libtorchNative, n)).Where(File.Exists).Append(wrapper).ToList();
-            foreach (var lib in order) NativeLibrary.Load(lib);
-            Loaded = order;
+            var wrapper = WrapperBesideTorchSharp();
+            if (wrapper is null || LibtorchFiles.LibtorchDirFor(wrapper) is null) return;   // e.g. a CUDA package layout: leave it to TorchSharp
+            Loaded = LibtorchFiles.LoadPinned(wrapper);
+            LibtorchDir = Path.GetDirectoryName(LibtorchFiles.RealPath(Loaded.Single(p => Path.GetFileName(p) == "libtorch_cpu.so")));
+            var allowed = LibtorchFiles.AllowedDirs(wrapper);
+            if (LibtorchFiles.ForeignMessage(LibtorchFiles.Foreign(LibtorchFiles.Mapped(), allowed), allowed) is { } problem)
+                throw new InvalidOperationException(problem);
         }
+    }
+
+    /// <summary>Torch libraries of other origin mapped now (empty when all come from the pinned package files).</summary>
+    public static IReadOnlyList<string> ForeignMapped()
+    {
+        var wrapper = WrapperBesideTorchSharp();
+        return wrapper is null || LibtorchFiles.LibtorchDirFor(wrapper) is null ? []
+             : LibtorchFiles.Foreign(LibtorchFiles.Mapped(), LibtorchFiles.AllowedDirs(wrapper));
+    }
+
+    /// <summary>The libLibTorchSharp.so that belongs to the TorchSharp.dll in use: in a build output
+    /// <c>runtimes/&lt;rid&gt;/native/</c> (or flat, when published); in the NuGet cache the package's own
+    /// <c>&lt;packages&gt;/torchsharp/&lt;v&gt;/runtimes/&lt;rid&gt;/native/</c> beside <c>lib/&lt;tfm&gt;/TorchSharp.dll</c>.</summary>
+    static string? WrapperBesideTorchSharp()
+    {
+        var torchSharpDll = typeof(TorchSharp.torch).Assembly.Location;
+        if (string.IsNullOrEmpty(torchSharpDll)) return null;
+        var dir = Path.GetDirectoryName(torchSharpDll)!;
+        string[] candidates =
+        [
+            Path.Combine(dir, "runtimes", LibtorchFiles.Rid, "native", LibtorchFiles.Wrapper),
+            Path.Combine(dir, LibtorchFiles.Wrapper),
+            Path.Combine(dir, "..", "..", "runtimes", LibtorchFiles.Rid, "native", LibtorchFiles.Wrapper),
+        ];
+        return candidates.Select(Path.GetFullPath).FirstOrDefault(File.Exists);
     }
 }

@@ -48,6 +48,13 @@ public class NotebookTests
         Assert.DoesNotContain("probeAddresses(", text);
         Assert.Matches(@"class=""convmae-provenance""[^>]*>00-environment-check: executed \d{4}-\d\d-\d\d \d\d:\d\d UTC in \d+ s, smoke mode", text);
 
+        // The kernel loaded TorchSharp from the NuGet cache, and Kit.Load() pinned the package's libtorch there (it
+        // throws, failing the cell, if any other libtorch is mapped): the runtime table names the folder.
+        var libtorch = Regex.Match(text, @">libtorch from</th><td[^>]*>([^<]*)</td>");
+        Assert.True(libtorch.Success, "the runtime table has no 'libtorch from' row");
+        Assert.StartsWith(Path.Combine(ConvMAE.Env.LibtorchFiles.RealPath(Repo.NuGetPackages()), "libtorch-cpu-linux-x64") + "/",
+                          System.Net.WebUtility.HtmlDecode(libtorch.Groups[1].Value) + "/");
+
         var found = ReportCheck.Inspect(html);
         Assert.True(found.PlotlySvgs >= 1, "no svg.main-svg: the Plotly chart did not render");
         Assert.True(found.RenderedKitImages >= 2, $"expected the colour and grey images rendered, found {found.RenderedKitImages}");
