@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One idempotent set-up for a fresh Debian 12 machine with the .NET 10 SDK. Every step prints what it did,
 # or that nothing was needed. Safe to run any number of times; a second run changes nothing.
-#   1. Debian packages (Jupyter front end, ffmpeg, Chromium for report checks): installed when run as root,
+#   1. Debian packages (Jupyter: nbconvert for headless runs, the notebook server 6.4 for interactive use; ffmpeg;
+#      Chromium for report checks and the live-notebook test): installed when run as root,
 #      otherwise the exact apt-get command is printed.
 #   2. NuGet restore of the solution (TorchSharp-cpu/libtorch, Plotly.NET, FSharp.Core, ...).
 #   3. convmae-env setup: libstdc++ edit of libLibTorchSharp.so where needed, dotnet-interactive tool into
-#      .tools/, its FSharp.Core aligned with Plotly.NET 6, the .NET (C#) Jupyter kernelspec, plotly.js for reports.
+#      .tools/, its FSharp.Core aligned with Plotly.NET 6, the .NET (C#) Jupyter kernelspec, plotly.js for reports
+#      and for live notebook pages (served by the notebook server as an nbextensions file, so no CDN is needed).
 #   4. Release build of the kit, which notebooks load from artifacts/bin/ConvMAE.Interactive/release/, and a check
 #      that TorchSharp computes in a child process with the package's own libtorch.
 #   5. The embedded demo dataset in data/demo (data-prep generate-demo), unless it is already current.
@@ -19,7 +21,7 @@ incomplete=0
 command -v dotnet >/dev/null || { say "the .NET 10 SDK is required (dotnet not on PATH)"; exit 1; }
 
 # 1. Debian packages
-pkgs=(jupyter-nbconvert jupyter-client python3-ipykernel ffmpeg chromium)
+pkgs=(jupyter-nbconvert jupyter-client python3-ipykernel jupyter-notebook ffmpeg chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

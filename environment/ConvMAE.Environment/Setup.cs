@@ -25,6 +25,7 @@ public sealed class Setup(Repo repo, TextWriter log)
         AlignFSharpCore();
         InstallKernelSpec();
         FetchPlotlyJs();
+        InstallPlotlyForLiveNotebooks();
         log.WriteLine(Changed == 0 ? "[setup] everything was already in place; nothing changed"
                                    : $"[setup] done: {Changed} step(s) changed something");
     }
@@ -129,8 +130,10 @@ public sealed class Setup(Repo repo, TextWriter log)
         const string step = "Jupyter kernelspec .net-csharp";
         var spec = new JsonObject
         {
+            // --http-local-only: the kernel's HTTP API listens on loopback only, and the bootstrap script it sends to
+            // a live page probes 127.0.0.1 alone (not every interface address of the machine).
             ["argv"] = new JsonArray(repo.InteractiveTool, "jupyter", "--default-kernel", "csharp", "{connection_file}",
-                                     "--http-port-range", "2048-3000"),
+                                     "--http-port-range", "2048-3000", "--http-local-only"),
             ["display_name"] = ".NET (C#)",
             ["language"] = "C#",
             ["env"] = new JsonObject { ["DOTNET_ROOT"] = DotnetRoot(), ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
@@ -147,7 +150,28 @@ public sealed class Setup(Repo repo, TextWriter log)
         }
     }
 
-    static string UserJupyterKernels()
+    /// <summary>plotly.js where a live notebook page finds it without network: the notebook server serves the
+    /// nbextensions/ folder of each Jupyter data folder (this clone's .tools/jupyter and the user's), and the kit's
+    /// chart formatter asks for <c>nbextensions/convmae/plotly-&lt;v&gt;.min.js</c> before it tries the CDN.</summary>
+    public void InstallPlotlyForLiveNotebooks()
+    {
+        const string step = "plotly.js for live notebooks";
+        var bytes = File.ReadAllBytes(repo.PlotlyJs);
+        foreach (var data in new[] { repo.JupyterPath, UserJupyterData() })
+        {
+            var file = Path.Combine(data, "nbextensions", "convmae", Path.GetFileName(repo.PlotlyJs));
+            if (File.Exists(file) && File.ReadAllBytes(file).AsSpan().SequenceEqual(bytes)) { Skip(step, $"{file} is current"); continue; }
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllBytes(file + ".tmp", bytes);
+            File.Move(file + ".tmp", file, overwrite: true);
+            Did(step, $"wrote {file}");
+        }
+    }
+
+    static string UserJupyterKernels() => Path.Combine(UserJupyterData(), "kernels");
+
+    /// <summary>The user's Jupyter data folder: JUPYTER_DATA_DIR, else $XDG_DATA_HOME/jupyter, else ~/.local/share/jupyter.</summary>
+    public static string UserJupyterData()
     {
         var data = Environment.GetEnvironmentVariable("JUPYTER_DATA_DIR");
         if (string.IsNullOrEmpty(data))
@@ -156,7 +180,7 @@ public sealed class Setup(Repo repo, TextWriter log)
             var xdg = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
             data = Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".local", "share") : xdg, "jupyter");
         }
-        return Path.Combine(data, "kernels");
+        return data;
     }
 
     static string DotnetRoot()

@@ -5,12 +5,19 @@ namespace ConvMAE.Interactive;
 
 /// <summary>
 /// Draws Plotly.NET charts with <c>window.Plotly</c>. The HTML reports inline plotly.js once in their head, so
-/// charts render with no network; in a live notebook that has no Plotly yet, plotly.js is fetched from its CDN.
+/// charts render with no network. In a live Jupyter notebook page with no Plotly yet, plotly.js is loaded from the
+/// notebook server itself (set-up installs it as the nbextension file <see cref="LocalPath"/>), and only where that
+/// fails (another front end) from its CDN. The classic notebook page has require.js, and plotly.js's UMD bundle then
+/// registers as an AMD module instead of setting <c>window.Plotly</c>, so it is loaded through <c>require</c> there.
 /// This replaces Plotly.NET.Interactive's formatter, which always loads plotly.js and require.js from CDNs.
 /// </summary>
 public static class ChartFormatter
 {
-    public const string CdnUrl = "https://cdn.plot.ly/plotly-2.35.2.min.js";
+    public const string PlotlyVersion = "2.35.2";
+    public const string CdnUrl = "https://cdn.plot.ly/plotly-" + PlotlyVersion + ".min.js";
+
+    /// <summary>Where the notebook server serves plotly.js, relative to its base URL (environment set-up installs it).</summary>
+    public const string LocalPath = "nbextensions/convmae/plotly-" + PlotlyVersion + ".min.js";
 
     public static void Register() =>
         Formatter.Register<GenericChart>((chart, w) => w.Write(Html(chart)), HtmlFormatter.MimeType);
@@ -23,9 +30,18 @@ public static class ChartFormatter
         int end = call < 0 ? -1 : html.IndexOf("();", call, StringComparison.Ordinal);
         if (end < 0) return html;
         var fn = html[call..end];
-        var deferred =
-            $"(function(){{if(window.Plotly){{{fn}();return;}}var s=document.createElement('script');" +
-            $"s.src='{CdnUrl}';s.onload=function(){{{fn}();}};document.head.appendChild(s);}})();";
-        return html[..call] + deferred + html[(end + 3)..];
+        return html[..call] + Deferred(fn) + html[(end + 3)..];
     }
+
+    /// <summary>Calls <paramref name="fn"/> once Plotly is there: at once, else after loading plotly.js from the
+    /// notebook server (data-base-url is the classic notebook page's base URL), else from the CDN.</summary>
+    static string Deferred(string fn) =>
+        "(function(){var run=function(){" + fn + "();};if(window.Plotly){run();return;}" +
+        "var b=document.body&&document.body.getAttribute('data-base-url');" +
+        "var urls=(b?[b+'" + LocalPath + "']:[]).concat(['" + CdnUrl + "']);" +
+        "var load=function(i){if(window.Plotly){run();return;}if(i>=urls.length)return;" +
+        "if(typeof window.require==='function'&&window.define&&window.define.amd){" +
+        "window.require([urls[i]],function(P){window.Plotly=window.Plotly||P;run();},function(){load(i+1);});}" +
+        "else{var s=document.createElement('script');s.src=urls[i];s.onload=run;s.onerror=function(){load(i+1);};" +
+        "document.head.appendChild(s);}};load(0);})();";
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using ConvMAE.Recipes;
 using ConvMAE.Training;
 using Microsoft.DotNet.Interactive;
-using Microsoft.AspNetCore.Html;
 using Microsoft.DotNet.Interactive.Formatting;
 
 namespace ConvMAE.Interactive;
@@ -18,7 +17,7 @@ public sealed class LiveTrainingDisplay
     readonly List<double> losses = [];
     readonly List<(int Epoch, IReadOnlyDictionary<string, double> Eval)> epochs = [];
     readonly Stopwatch sinceUpdate = Stopwatch.StartNew();
-    DisplayedValue? view;
+    readonly LiveOutput view = new();
     StepReport? last;
     string? info;
 
@@ -52,9 +51,7 @@ public sealed class LiveTrainingDisplay
     {
         if (!force && sinceUpdate.Elapsed < Interval) return;
         sinceUpdate.Restart();
-        var html = Html();
-        if (view is null) view = new HtmlString(html).Display();
-        else view.Update(new HtmlString(html));
+        view.Show(Html());
     }
 
     public string Html()
