@@ -8,7 +8,7 @@ namespace ConvMAE.Interactive;
 
 /// <summary>
 /// A training run's live view in a notebook: step, epoch, loss, lr, images/s and ETA, and a loss curve that grows as
-/// the library's training loop runs. Pass <see cref="Observer"/> to any recipe (Recipes.Pretrain, ...). The view is
+/// the library's training loop runs. Pass <see cref="Observer"/> to any recipe (ImageRecipes.Pretrain, ...). The view is
 /// one output that is updated in place (at most every <see cref="Interval"/>), so an exported report keeps the final state.
 /// </summary>
 public sealed class LiveTrainingDisplay

@@ -41,21 +41,21 @@ try
             return Command<QuickstartArgs>("Pretrain, linear-probe (against a random encoder) and finetune the tiny preset on the demo data.",
                                            q => ReportQuickstart(q, Quickstart.Run(q, observer)));
         case "pretrain":
-            return Command<PretrainArgs>("Masked-autoencoder pretraining (official main_pretrain.py).", a => Report(Recipes.Pretrain(a, observer)));
+            return Command<PretrainArgs>("Masked-autoencoder pretraining (official main_pretrain.py).", a => Report(ImageRecipes.Pretrain(a, observer)));
         case "finetune":
             return Command<FinetuneArgs>("End-to-end finetuning of a classifier (official main_finetune.py).", a =>
-                a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: false))
-                       : Report(Recipes.Finetune(a, observer)));
+                a.Eval ? ReportEval(ImageRecipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: false))
+                       : Report(ImageRecipes.Finetune(a, observer)));
         case "linprobe":
             return Command<LinprobeArgs>("Linear probing of a frozen encoder (official main_linprobe.py).", a =>
-                a.Eval ? ReportEval(Recipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: true))
-                       : Report(Recipes.Linprobe(a, observer)));
+                a.Eval ? ReportEval(ImageRecipes.Evaluate(a, Required(a.Resume, "--eval needs --resume CHECKPOINT"), linearProbe: true))
+                       : Report(ImageRecipes.Linprobe(a, observer)));
         case "eval":
         {
             bool probe = rest.Remove("--linprobe");
             return Command<FinetuneArgs>("Top-1/top-5 of a finetuned classifier checkpoint on val/ (same as finetune --eval; add --linprobe " +
                                          "for a linear-probe checkpoint).",
-                                         a => ReportEval(Recipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe)));
+                                         a => ReportEval(ImageRecipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe)));
         }
         case "bench":
         {

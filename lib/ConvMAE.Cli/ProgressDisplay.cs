@@ -15,7 +15,9 @@ public sealed class ProgressDisplay(TextWriter output, bool interactive)
     public void Step(StepReport r)
     {
         smoothedIps = smoothedIps == 0 ? r.ImagesPerSecond : 0.9 * smoothedIps + 0.1 * r.ImagesPerSecond;
-        var text = $"{r.Kind} epoch {r.Epoch + 1}/{r.Epochs} step {r.Step + 1}/{r.StepsPerEpoch} loss {r.Loss:F4} lr {r.Lr:E2} " +
+        // Tasks with several named losses (detection, segmentation) show each part after the sum.
+        var parts = string.Concat(r.Losses.Where(kv => kv.Key != "loss").Select(kv => $" {kv.Key} {kv.Value:F3}"));
+        var text = $"{r.Kind} epoch {r.Epoch + 1}/{r.Epochs} step {r.Step + 1}/{r.StepsPerEpoch} loss {r.Loss:F4}{parts} lr {r.Lr:E2} " +
                    $"{smoothedIps:F1} img/s ETA {Format(r.Remaining)}";
         if (interactive)
         {

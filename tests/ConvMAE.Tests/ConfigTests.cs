@@ -61,7 +61,7 @@ public class ConfigTests
                      "depth": [1, 2, 3], "num_heads": 6, "mlp_ratio": [2, 3, 4], "decoder_embed_dim": 32,
                      "decoder_depth": 1, "decoder_num_heads": 2, "norm_pix_loss": true } }
         """;
-        var c = ConvViTConfig.FromParityConfig(json);
+        var c = TestCheckpoints.FromParityConfig(json);
         Assert.Equal([128, 32, 16], c.ImgSize);
         Assert.Equal([16, 24, 48], c.EmbedDim);
         Assert.Equal([1, 2, 3], c.Depth);
@@ -81,7 +81,7 @@ public class ConfigTests
           "model": { "img_size": [224, 56, 28], "patch_size": [4, 2, 2], "embed_dim": [64, 96, 192], "depth": [2, 2, 3],
                      "num_heads": 4, "mlp_ratio": [4, 4, 4], "num_classes": 10, "global_pool": false } }
         """;
-        var c = ConvViTConfig.FromParityConfig(json);
+        var c = TestCheckpoints.FromParityConfig(json);
         Assert.Equal(0.75, c.MaskRatio);
         Assert.False(c.GlobalPool);
         Assert.Equal(10, c.NumClasses);

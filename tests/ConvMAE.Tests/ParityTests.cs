@@ -54,7 +54,7 @@ public class ParityTests(ITestOutputHelper output)
         string kind = root.GetProperty("kind").GetString()!;
         long nParams = root.GetProperty("n_params").GetInt64();
         long batch = root.GetProperty("batch").GetInt64();
-        var cfg = ConvViTConfig.FromParityConfig(json);
+        var cfg = TestCheckpoints.FromParityConfig(json);
 
         using var scope = NewDisposeScope();
         manual_seed(0);

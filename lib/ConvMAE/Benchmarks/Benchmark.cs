@@ -67,7 +67,8 @@ public sealed record StepTimes([property: JsonPropertyName("min")] double Min, [
 }
 
 /// <summary>
-/// Times the kit's own training and inference steps (the same task, optimizer and guards as <see cref="Trainer"/>)
+/// Times the kit's own training and inference steps (the trainer's <see cref="TrainStep"/>, with its task, optimizer
+/// and guards)
 /// on synthetic inputs, after a warm-up, and reports images/s, step times, memory and FLOP efficiency.
 /// </summary>
 public static class Benchmark
@@ -97,24 +98,30 @@ public static class Benchmark
         manual_seed(a.Seed);
         using var model = new MaskedAutoencoderConvViT(config);
         using var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), 0.05), 1.5e-4, 0.9, 0.95);
-        using var precision = MixedPrecision.For(model, () => new MaskedAutoencoderConvViT(config), a.Dtype);
-        var compute = (MaskedAutoencoderConvViT)precision.Compute;
-        var task = new PretrainTask(compute);
-        var times = TimeSteps(a, progress, "train", () => TrainStep(task, precision, optimizer, a, config.NumClasses));
-        model.eval();
-        precision.BeforeStep();
-        var fwd = TimeSteps(a, progress, "forward", () =>
+        MaskedAutoencoderConvViT? compute = null;
+        var task = MixedPrecision<HostBatch>.Apply(a.Dtype, model, m => new PretrainTask(compute = (MaskedAutoencoderConvViT)m),
+                                                   () => new MaskedAutoencoderConvViT(config));
+        try
         {
-            using var _ = no_grad();
-            using var batch = SyntheticBatch(a, config.NumClasses);
-            using var output = compute.forward(batch.Images);
-            output.Loss.item<float>();
-        });
-        var summary = ModelSummary.Of(config, ModelKind.Pretrain);
-        return Result(a, times, summary.ForwardGFlops * ModelSummary.TrainingFlopsFactor) with
-        {
-            FwdImgPerS = Math.Round(a.BatchSize / (StepTimes.Of(fwd).Median / 1000), 3),
-        };
+            var batch = SyntheticBatch(a, config.NumClasses);
+            var times = TimeSteps(a, progress, "train", () => Step(task, optimizer, batch));
+            // Forward only, without gradients: the compute model as the last step left it (weights current).
+            model.eval();
+            compute!.eval();
+            var fwd = TimeSteps(a, progress, "forward", () =>
+            {
+                using var _ = no_grad();
+                var images = Batch.FromHost(batch).Images;
+                using var output = compute.forward(images);
+                output.Loss.item<float>();
+            });
+            var summary = ModelSummary.Of(config, ModelKind.Pretrain);
+            return Result(a, times, summary.ForwardGFlops * ModelSummary.TrainingFlopsFactor) with
+            {
+                FwdImgPerS = Math.Round(a.BatchSize / (StepTimes.Of(fwd).Median / 1000), 3),
+            };
+        }
+        finally { (task as IDisposable)?.Dispose(); }
     }
 
     static BenchResult Finetune(BenchArgs a, Action<string>? progress)
@@ -123,10 +130,16 @@ public static class Benchmark
         manual_seed(a.Seed);
         using var model = new ConvViT(config);
         using var optimizer = new AdamW(ParamGroups.LayerDecay(model.named_parameters(), 0.05, 0.75, config.Depth[2]), 1e-3);
-        using var precision = MixedPrecision.For(model, () => new ConvViT(config), a.Dtype);
-        var task = new ClassificationTask("finetune", (ConvViT)precision.Compute, (logits, y) => Losses.LabelSmoothingCrossEntropy(logits, y, 0.1));
-        var times = TimeSteps(a, progress, "train", () => TrainStep(task, precision, optimizer, a, config.NumClasses));
-        return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops * ModelSummary.TrainingFlopsFactor);
+        var task = MixedPrecision<HostBatch>.Apply(a.Dtype, model,
+            m => new ClassificationTask("finetune", (ConvViT)m, (logits, y) => Losses.LabelSmoothingCrossEntropy(logits, y, 0.1)),
+            () => new ConvViT(config));
+        try
+        {
+            var batch = SyntheticBatch(a, config.NumClasses);
+            var times = TimeSteps(a, progress, "train", () => Step(task, optimizer, batch));
+            return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops * ModelSummary.TrainingFlopsFactor);
+        }
+        finally { (task as IDisposable)?.Dispose(); }
     }
 
     static BenchResult Infer(BenchArgs a, Action<string>? progress)
@@ -135,13 +148,19 @@ public static class Benchmark
         manual_seed(a.Seed);
         using var model = new ConvViT(config);
         model.eval();
-        using var precision = MixedPrecision.For(model, () => new ConvViT(config), a.Dtype);
-        precision.BeforeStep();
+        using var compute = a.Dtype == "bf16" ? new ConvViT(config) : null;
+        if (compute is not null)
+        {
+            compute.load_state_dict(model.state_dict());
+            compute.to(bfloat16).eval();
+        }
+        var run = compute ?? model;
+        var batch = SyntheticBatch(a, config.NumClasses);
         var times = TimeSteps(a, progress, "infer", () =>
         {
             using var _ = no_grad();
-            using var batch = SyntheticBatch(a, config.NumClasses);
-            using var logits = ((ConvViT)precision.Compute).forward(batch.Images);
+            var images = Batch.FromHost(batch).Images;
+            using var logits = run.forward(images);
             logits.sum().item<float>();
         });
         return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops);
@@ -174,24 +193,20 @@ public static class Benchmark
         return Result(a, times, null);
     }
 
-    /// <summary>One training step as <see cref="Trainer"/> runs it: loss, backward, optimizer step, zero grad.</summary>
-    static void TrainStep(ITrainingTask task, MixedPrecision precision, IOptimizer optimizer, BenchArgs a, int classes)
-    {
-        using var batch = SyntheticBatch(a, classes);
-        precision.BeforeStep();
-        var loss = task.Loss(batch, new Random(a.Seed));
-        loss.item<float>();
-        loss.backward();
-        precision.AfterBackward();
-        optimizer.Step();
-        optimizer.ZeroGrad();
-    }
+    /// <summary>One training step: the trainer's own <see cref="TrainStep"/> (losses, backward, optimizer step).</summary>
+    static void Step(ITrainingTask<HostBatch> task, IOptimizer optimizer, HostBatch batch) =>
+        TrainStep.Run(task, optimizer, batch, CPU, new Random(0), accumIter: 1, update: true, clipGrad: null,
+                      value => $"bench: loss is {value}");
 
-    static Batch SyntheticBatch(BenchArgs a, int classes) => new()
+    /// <summary>Random pixels and labels, as the loader would hand them over (uint8 NHWC).</summary>
+    static HostBatch SyntheticBatch(BenchArgs a, int classes)
     {
-        Epoch = 0, Index = 0, Images = randn(a.BatchSize, 3, a.InputSize, a.InputSize),
-        Labels = randint(0, Math.Max(1, classes), [a.BatchSize]), SampleIndices = new int[a.BatchSize],
-    };
+        var rng = new Random(a.Seed);
+        var pixels = new byte[a.BatchSize * a.InputSize * a.InputSize * 3];
+        rng.NextBytes(pixels);
+        var labels = Enumerable.Range(0, a.BatchSize).Select(_ => (long)rng.Next(Math.Max(1, classes))).ToArray();
+        return new HostBatch(0, 0, pixels, a.BatchSize, a.InputSize, labels, new int[a.BatchSize]);
+    }
 
     /// <summary>Runs warm-up then timed steps, each in its own dispose scope and GC guard (as the trainer does).</summary>
     static List<double> TimeSteps(BenchArgs a, Action<string>? progress, string what, Action step)

@@ -28,8 +28,10 @@ public static class ImageNetStats
     }
 }
 
-/// <summary>A batch as the loader's workers produce it: managed memory only (no native tensors cross threads).</summary>
-public sealed record HostBatch(int Epoch, int Index, byte[] Pixels, int Count, int Size, long[] Labels, int[] SampleIndices);
+/// <summary>A batch of images as the loader's workers produce it: managed memory only (no native tensors cross threads).
+/// Pixels are uint8 [Count, Size, Size, 3].</summary>
+public sealed record HostBatch(int Epoch, int Index, byte[] Pixels, int Count, int Size, long[] Labels, int[] SampleIndices)
+    : ConvMAE.Training.IHostBatch;
 
 /// <summary>A batch on the training thread. Dispose it (or create it inside a dispose scope).</summary>
 public sealed class Batch : IDisposable

@@ -3,13 +3,17 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace ConvMAE.Data;
 
-/// <summary>An image file that cannot be used; the message names the file and the problem.</summary>
-public sealed class BadImageException(string path, string problem, Exception? inner = null)
-    : IOException($"{path}: {problem}", inner)
+/// <summary>A sample that cannot be used (a file, an annotation, a clip); the message names it and the problem.
+/// Loaders skip such samples with a counted warning unless run strictly.</summary>
+public class BadSampleException(string name, string problem, Exception? inner = null)
+    : IOException($"{name}: {problem}", inner)
 {
-    public string PathName { get; } = path;
+    public string PathName { get; } = name;
     public string Problem { get; } = problem;
 }
+
+/// <summary>An image file that cannot be used; the message names the file and the problem.</summary>
+public sealed class BadImageException(string path, string problem, Exception? inner = null) : BadSampleException(path, problem, inner);
 
 /// <summary>Decodes image files (JPEG, PNG, BMP, GIF, TGA, WebP...) to RGB with ImageSharp 2.1.</summary>
 public static class ImageDecoding

@@ -315,31 +315,6 @@ public static class Checkpoints
                                        IReadOnlyDictionary<string, string>? metadata = null) =>
         AtomicFile.Write(path, s => SafetensorsFormat.Write(s, tensors, metadata));
 
-    /// <summary>
-    /// Writes an official-layout training checkpoint (as util/misc.py save_model does):
-    /// <c>{'model': OrderedDict state_dict, 'optimizer': ..., 'epoch': int, 'scaler': ..., 'args': argparse.Namespace}</c>,
-    /// as a torch.save zip archive that <c>torch.load</c> reads (with weights_only=False on PyTorch ≥ 2.6, as for the
-    /// official checkpoints, because of the Namespace). Written atomically.
-    /// </summary>
-    /// <param name="args">The run's arguments (official flag names → values); written as an argparse.Namespace.</param>
-    /// <param name="optimizer">A Python-shaped optimizer state_dict (PyDict/dictionaries, lists, tensors); {} when null.</param>
-    /// <param name="scaler">The loss-scaler state; {} when null (what GradScaler gives when disabled).</param>
-    public static void SaveTrainingCheckpoint(string path, nn.Module module, long epoch,
-                                              IEnumerable<KeyValuePair<string, object?>>? args = null,
-                                              object? optimizer = null, object? scaler = null)
-    {
-        var model = new StateDict(module.state_dict());   // the module's own tensors: not disposed here
-        var root = new PyDict
-        {
-            ["model"] = model,
-            ["optimizer"] = optimizer ?? new PyDict(),
-            ["epoch"] = epoch,
-            ["scaler"] = scaler ?? new PyDict(),
-            ["args"] = PyObject.Namespace(args ?? []),
-        };
-        SaveTorch(path, root);
-    }
-
     /// <summary>Writes any Python-shaped value (a <see cref="StateDict"/> for a bare state_dict .pth, a PyDict, ...) as a
     /// torch.save zip archive, atomically.</summary>
     public static void SaveTorch(string path, object? value) =>

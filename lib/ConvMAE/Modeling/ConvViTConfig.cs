@@ -132,25 +132,6 @@ public sealed record ConvViTConfig
         JsonSerializer.Deserialize<ConvViTConfig>(json, JsonOptions)
         ?? throw new ArgumentException("config JSON is null");
 
-    /// <summary>
-    /// Reads a parity-fixture <c>config.json</c> ({kind, batch, mask_ratio, layer_norm_eps, n_params, model{...}}): the
-    /// <c>model</c> section gives the constructor kwargs; <c>layer_norm_eps</c> and <c>mask_ratio</c> (when not null) are
-    /// taken from the top level.
-    /// </summary>
-    public static ConvViTConfig FromParityConfig(string json)
-    {
-        using var doc = JsonDocument.Parse(json);
-        var root = doc.RootElement;
-        if (!root.TryGetProperty("model", out var model))
-            throw new ArgumentException("config.json: no \"model\" section");
-        var cfg = FromJson(model.GetRawText());
-        if (root.TryGetProperty("layer_norm_eps", out var eps) && eps.ValueKind == JsonValueKind.Number)
-            cfg = cfg with { LayerNormEps = eps.GetDouble() };
-        if (root.TryGetProperty("mask_ratio", out var mr) && mr.ValueKind == JsonValueKind.Number)
-            cfg = cfg with { MaskRatio = mr.GetDouble() };
-        return cfg.Validate();
-    }
-
     // ---------------- presets ----------------
     /// <summary>
     /// Official ConvMAE-Base (<c>convmae_convvit_base_patch16</c> / <c>convvit_base_patch16</c>), 224 px.

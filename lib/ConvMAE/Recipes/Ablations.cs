@@ -80,7 +80,7 @@ public static class Ablations
             obs.Info?.Invoke($"arm {++index}/{total}: {v.Name}");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var dir = Path.Combine(sweepDir, Slug(v.Name));
-            var pretrain = Recipes.Pretrain(v.Args with { OutputDir = Path.Combine(dir, "pretrain"), LogDir = Path.Combine(dir, "pretrain"), SaveEvery = v.Args.Epochs }, obs);
+            var pretrain = ImageRecipes.Pretrain(v.Args with { OutputDir = Path.Combine(dir, "pretrain"), LogDir = Path.Combine(dir, "pretrain"), SaveEvery = v.Args.Epochs }, obs);
             pretrain.Model.Dispose();
             var losses = Training.MetricsLog.Read(pretrain.MetricsPath).Where(r => r["kind"].GetString() == "epoch")
                                  .Select(r => r["train_loss"].GetDouble()).ToList();
@@ -111,7 +111,7 @@ public static class Ablations
 
     static double Probe(LinprobeArgs a, RunObserver obs)
     {
-        var r = Recipes.Linprobe(a with { LogDir = "", SaveEvery = a.Epochs }, obs);
+        var r = ImageRecipes.Linprobe(a with { LogDir = "", SaveEvery = a.Epochs }, obs);
         r.Model.Dispose();
         return r.Last?.Eval.GetValueOrDefault("acc1", double.NaN) ?? double.NaN;
     }

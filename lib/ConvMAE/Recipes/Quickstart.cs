@@ -68,16 +68,16 @@ public static class Quickstart
                                                  "the demo data (or: data-prep generate-demo --output data/demo)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         obs.Info?.Invoke("1/4 pretraining");
-        var pretrain = Recipes.Pretrain(PretrainStage(q), obs);
+        var pretrain = ImageRecipes.Pretrain(PretrainStage(q), obs);
         var losses = Training.MetricsLog.Read(pretrain.MetricsPath).Where(r => r["kind"].GetString() == "epoch")
                              .Select(r => r["train_loss"].GetDouble()).ToList();
         var checkpoint = pretrain.Checkpoint ?? throw new InvalidOperationException("pretraining wrote no checkpoint");
         obs.Info?.Invoke("2/4 linear probe of the pretrained encoder");
-        var probePre = Recipes.Linprobe(ProbeStage(q, checkpoint), obs);
+        var probePre = ImageRecipes.Linprobe(ProbeStage(q, checkpoint), obs);
         obs.Info?.Invoke("3/4 linear probe of a randomly initialised encoder (the baseline)");
-        var probeRandom = Recipes.Linprobe(ProbeStage(q, null), obs);
+        var probeRandom = ImageRecipes.Linprobe(ProbeStage(q, null), obs);
         obs.Info?.Invoke("4/4 finetuning the pretrained encoder");
-        var finetune = Recipes.Finetune(FinetuneStage(q, checkpoint), obs);
+        var finetune = ImageRecipes.Finetune(FinetuneStage(q, checkpoint), obs);
         var result = new QuickstartResult(losses[0], losses[^1], Acc1(probePre), Acc1(probeRandom), Acc1(finetune), q.OutputDir, clock.Elapsed);
         File.WriteAllText(Path.Combine(q.OutputDir, "summary.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return result;

@@ -44,15 +44,19 @@ public abstract record RunArgs
     public int Threads { get; init; }
     [JsonPropertyName("save_every"), Description("write checkpoint.pth every N epochs (and at the end)")]
     public int SaveEvery { get; init; } = 1;
-    [JsonPropertyName("max_steps"), Description("stop after this many steps in total (0: no limit)")]
+    [JsonPropertyName("max_steps"), Description("stop after this many steps in total, the schedule unchanged (0: no limit)")]
     public long MaxSteps { get; init; }
+    [JsonPropertyName("max_iter"), Description("the run's length in iterations (0: epochs × iterations per epoch); schedules span it")]
+    public long MaxIter { get; init; }
+    [JsonPropertyName("checkpoint_period"), Description("write checkpoint.pth every N iterations, mid-epoch too (0: every --save_every epochs)")]
+    public int CheckpointPeriod { get; init; }
     [JsonPropertyName("strict"), Description("stop on the first unreadable image instead of skipping it")]
     public bool Strict { get; init; }
-    [JsonPropertyName("dtype"), Description("fp32, or bf16: bf16 compute with fp32 master weights (pretrain, finetune)")]
+    [JsonPropertyName("dtype"), Description("fp32, or bf16: bf16 compute with fp32 master weights (BatchNorm kept in fp32)")]
     public string Dtype { get; init; } = "fp32";
 
     /// <summary>The absolute learning rate the run uses.</summary>
-    public double EffectiveLr => Lr ?? Training.LrSchedule.ScaledLr(Blr, BatchSize, AccumIter);
+    public double EffectiveLr => Lr ?? Training.HalfCycleCosine.ScaledLr(Blr, BatchSize, AccumIter);
 }
 
 /// <summary>main_pretrain.py's flags and defaults, plus the kit's ablation switches.</summary>

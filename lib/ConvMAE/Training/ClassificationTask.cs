@@ -9,7 +9,7 @@ namespace ConvMAE.Training;
 /// Finetuning and linear probing (official engine_finetune.train_one_epoch): optional per-batch mixing (mixup/cutmix
 /// with smoothed soft targets) and per-sample random erasing, then the criterion on the logits.
 /// </summary>
-public sealed class ClassificationTask(string kind, ConvViT model, Func<Tensor, Tensor, Tensor> criterion) : ITrainingTask
+public sealed class ClassificationTask(string kind, ConvViT model, Func<Tensor, Tensor, Tensor> criterion) : ITrainingTask<HostBatch>
 {
     public string Kind { get; } = kind is "finetune" or "linprobe" ? kind : throw new ArgumentException($"unknown classification kind '{kind}'");
     public nn.Module Model => model;
@@ -20,12 +20,13 @@ public sealed class ClassificationTask(string kind, ConvViT model, Func<Tensor, 
     /// <summary>(images, rng) → images: random erasing on the normalised batch; null for none.</summary>
     public Func<Tensor, Random, Tensor>? Erase { get; init; }
 
-    public Tensor Loss(Batch batch, Random rng)
+    public IReadOnlyDictionary<string, Tensor> Losses(HostBatch host, Device device, Random rng)
     {
+        var batch = Batch.FromHost(host, device);          // disposed with the step's scope
         var images = batch.Images;
         Tensor targets = batch.Labels;
         if (Erase is not null) images = Erase(images, rng);
         if (Mix is not null) (images, targets) = Mix(images, targets, rng);
-        return criterion(model.forward(images), targets);
+        return LossNames.Single(criterion(model.forward(images), targets));
     }
 }

@@ -15,13 +15,9 @@ public sealed class Lars(IReadOnlyList<Parameter> parameters, double lr, double 
 {
     readonly Tensor?[] mu = new Tensor?[parameters.Count];
 
-    public double LearningRate { get; set; } = lr;
-    public double WeightDecay => weightDecay;
+    public double LearningRate { get; private set; } = lr;
     public IEnumerable<Parameter> Parameters => parameters;
     public void SetLearningRate(double lr) => LearningRate = lr;
-
-    /// <summary>Momentum buffers (null before a parameter's first step), for checkpoints.</summary>
-    public IReadOnlyList<Tensor?> MomentumBuffers => mu;
 
     public void Step()
     {

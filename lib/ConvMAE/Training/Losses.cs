@@ -34,23 +34,3 @@ public static class Losses
         return loss.mean().MoveToOuterDisposeScope();
     }
 }
-
-/// <summary>Module form of <see cref="Losses.SoftTargetCrossEntropy"/> (timm's <c>SoftTargetCrossEntropy()</c>).</summary>
-public sealed class SoftTargetCrossEntropy() : nn.Module<Tensor, Tensor, Tensor>(nameof(SoftTargetCrossEntropy))
-{
-    public override Tensor forward(Tensor logits, Tensor target) => Losses.SoftTargetCrossEntropy(logits, target);
-}
-
-/// <summary>Module form of <see cref="Losses.LabelSmoothingCrossEntropy"/> (timm's <c>LabelSmoothingCrossEntropy(smoothing)</c>).</summary>
-public sealed class LabelSmoothingCrossEntropy : nn.Module<Tensor, Tensor, Tensor>
-{
-    public double Smoothing { get; }
-
-    public LabelSmoothingCrossEntropy(double smoothing = 0.1) : base(nameof(LabelSmoothingCrossEntropy))
-    {
-        if (!(smoothing < 1.0)) throw new ArgumentOutOfRangeException(nameof(smoothing), "smoothing must be < 1");
-        Smoothing = smoothing;
-    }
-
-    public override Tensor forward(Tensor logits, Tensor target) => Losses.LabelSmoothingCrossEntropy(logits, target, Smoothing);
-}

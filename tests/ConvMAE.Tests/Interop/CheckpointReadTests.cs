@@ -115,7 +115,7 @@ public class CheckpointReadTests
         using var m = ShapeModule.Build([("w", new long[] { 2, 3 }, ScalarType.Float32)], (_, s, d) => torch.ones(s, dtype: d));
         using var moment = torch.full(new long[] { 2, 3 }, 0.5f);
         var state = new PyDict { [0L] = new PyDict { ["step"] = 3L, ["exp_avg"] = moment } };
-        Checkpoints.SaveTrainingCheckpoint(path, m, epoch: 3, optimizer: new PyDict { ["state"] = state, ["param_groups"] = new List<object?>() });
+        TestCheckpoints.SaveTrainingCheckpoint(path, m, epoch: 3, optimizer: new PyDict { ["state"] = state, ["param_groups"] = new List<object?>() });
 
         using (var lazy = Checkpoints.Read(path))
         {

@@ -60,7 +60,7 @@ public class CheckpointRoundTripTests
             ["betas"] = new object?[] { 0.9, 0.95 }, ["crop_scale"] = new List<object?> { 0.2, 1.0 },
         };
 
-        Checkpoints.SaveTrainingCheckpoint(path, module, epoch: 41, args: args);
+        TestCheckpoints.SaveTrainingCheckpoint(path, module, epoch: 41, args: args);
 
         using var back = Checkpoints.Read(path);
         Assert.Equal(CheckpointFormat.TorchZip, back.Format);
@@ -142,12 +142,12 @@ public class CheckpointRoundTripTests
         using var tmp = TestPaths.Temp("convmae-interop-");
         var path = tmp.File("checkpoint.pth");
         using var m = ShapeModule.Build([("w", new long[] { 4 }, ScalarType.Float32)]);
-        Checkpoints.SaveTrainingCheckpoint(path, m, epoch: 1);
+        TestCheckpoints.SaveTrainingCheckpoint(path, m, epoch: 1);
         var before = File.ReadAllBytes(path);
 
         // An argument value that cannot be pickled makes the write fail half-way through.
         var ex = Assert.Throws<CheckpointException>(() =>
-            Checkpoints.SaveTrainingCheckpoint(path, m, epoch: 2, args: [new("bad", new object())]));
+            TestCheckpoints.SaveTrainingCheckpoint(path, m, epoch: 2, args: [new("bad", new object())]));
         Assert.Equal(CheckpointError.WriteFailed, ex.Kind);
         TensorAssert.OneLineNaming(ex, path);
 

@@ -16,6 +16,8 @@ public sealed record RunObserver
     public Action<string>? Warning { get; init; }
     public Action<StepReport>? Step { get; init; }
     public Action<EpochReport>? Epoch { get; init; }
+    /// <summary>An evaluation between epochs (iteration-based recipes): the iteration and its metrics.</summary>
+    public Action<long, IReadOnlyDictionary<string, double>>? Evaluated { get; init; }
 }
 
 /// <summary>What a run leaves behind.</summary>
@@ -23,32 +25,114 @@ public sealed record RunResult(string Kind, string OutputDir, string? Checkpoint
                                TimeSpan Elapsed, nn.Module Model);
 
 /// <summary>
-/// The official scripts as library calls: main_pretrain, main_finetune and main_linprobe composed from the kit's
-/// parts (data, model, task, optimizer, the one loop). The CLI and the notebooks both call these.
+/// A run assembled by a recipe: everything the shared sequence in <see cref="RecipeRun.Train{THost}"/> needs. The
+/// task is described as a function of the model so mixed precision builds it once, on the model that computes.
 /// </summary>
-public static class Recipes
+public sealed record RunPlan<THost>(string Kind, nn.Module Model, Func<nn.Module, ITrainingTask<THost>> TaskFor, Func<nn.Module> MakeCopy,
+                                    IOptimizer Optimizer, IBatchLoader<THost> Loader, TrainOptions Options, string ConfigJson, RunArgs Args)
+    where THost : IHostBatch
+{
+    public Func<int, IReadOnlyDictionary<string, double>>? Evaluate { get; init; }
+    public IReadOnlyList<ITrainerHook> Hooks { get; init; } = [];
+}
+
+/// <summary>The sequence every recipe shares: resume, mixed precision, logger, the one loop, disposal.</summary>
+public static class RecipeRun
+{
+    public static RunResult Train<THost>(RunPlan<THost> plan, RunObserver obs) where THost : IHostBatch
+    {
+        var a = plan.Args;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var task = MixedPrecision<THost>.Apply(a.Dtype, plan.Model, plan.TaskFor, plan.MakeCopy);
+        try
+        {
+            ResumeState? resume = null;
+            if (!string.IsNullOrEmpty(a.Resume))
+            {
+                resume = TrainingCheckpoint.Load(a.Resume, plan.Kind, plan.Model);
+                obs.Info?.Invoke($"resuming from {a.Resume} at iteration {resume.Iteration ?? (long)resume.NextEpoch * plan.Loader.BatchesPerEpoch} " +
+                                 $"(epoch {resume.NextEpoch})");
+            }
+            if (plan.Loader.BatchesPerEpoch % a.AccumIter != 0)
+                obs.Warning?.Invoke($"{plan.Loader.BatchesPerEpoch} steps per epoch is not a multiple of --accum_iter {a.AccumIter}: as in the " +
+                                    "official loop, the remainder's gradients carry into the next epoch, and a resume loses them");
+            using var log = new MetricsLog(a.OutputDir, plan.Options.LogDir, resume?.Iteration ?? resume?.GlobalStep ?? -1);
+            var args = JsonSerializer.SerializeToElement(a, a.GetType()).EnumerateObject()
+                                     .Select(p => new KeyValuePair<string, object?>(p.Name, JsonValue(p.Value))).ToList();
+            var trainer = new Trainer<THost>(task, plan.Optimizer, plan.Loader, plan.Options, log, plan.ConfigJson, args)
+            {
+                Evaluate = plan.Evaluate, Hooks = plan.Hooks,
+            };
+            if (obs.Step is not null) trainer.StepCompleted += obs.Step;
+            if (obs.Epoch is not null) trainer.EpochCompleted += obs.Epoch;
+            if (obs.Warning is not null) trainer.Warning += obs.Warning;
+            if (obs.Evaluated is not null) trainer.Evaluated += obs.Evaluated;
+            var last = trainer.Run(resume);
+            return new RunResult(plan.Kind, a.OutputDir, last?.Checkpoint, log.Path, last, clock.Elapsed, plan.Model);
+        }
+        finally
+        {
+            plan.Optimizer.Dispose();                       // native memory, also when a run fails
+            (task as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>Threads, output folder and device, as every recipe starts.</summary>
+    public static Device Prepare(RunArgs a)
+    {
+        if (a.Threads > 0) set_num_threads(a.Threads);
+        Directory.CreateDirectory(a.OutputDir);
+        return Runtime.ResolveDevice(a.Device);
+    }
+
+    /// <summary>The loop settings shared by the epoch-based image recipes (MAE's half-cycle cosine with warmup).</summary>
+    public static TrainOptions EpochOptions(RunArgs a, double? clipGrad = null) => new()
+    {
+        Epochs = a.Epochs, MaxIter = a.MaxIter > 0 ? a.MaxIter : null,
+        Schedule = new HalfCycleCosine(a.EffectiveLr, a.MinLr, a.WarmupEpochs, a.MaxIter > 0 ? 0 : a.Epochs),
+        AccumIter = a.AccumIter, ClipGrad = clipGrad, Seed = a.Seed, OutputDir = a.OutputDir,
+        LogDir = string.IsNullOrEmpty(a.LogDir) ? null : a.LogDir,
+        CheckpointPeriod = a.CheckpointPeriod > 0 ? Period.Iterations(a.CheckpointPeriod) : Period.Epochs(a.SaveEvery),
+        MaxSteps = a.MaxSteps > 0 ? a.MaxSteps : null,
+    };
+
+    static object? JsonValue(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+}
+
+/// <summary>
+/// The official image scripts as library calls: main_pretrain, main_finetune and main_linprobe composed from the
+/// kit's parts (data, model, task, optimizer, the one loop). The CLI and the notebooks both call these.
+/// </summary>
+public static class ImageRecipes
 {
     public static RunResult Pretrain(PretrainArgs a, RunObserver? obs = null)
     {
         obs ??= new RunObserver();
         var device = Prepare(a);
-        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with
+        var config = (ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with
         {
             MaskRatio = a.MaskRatio, NormPixLoss = a.NormPixLoss, MaskedConv = a.MaskedConv, MultiScaleFusion = a.MultiScaleFusion,
-        };
+        }).ValidatePretrain();
         manual_seed(a.Seed);
-        var model = new MaskedAutoencoderConvViT(config.ValidatePretrain());
+        var model = new MaskedAutoencoderConvViT(config);
         model.to(device);
         var train = OpenTrain(a, obs);
         var loader = new ImageLoader(train, new PretrainTransform(a.InputSize),
                                      new LoaderOptions(a.BatchSize, Shuffle: true, DropLast: true, a.Seed, a.NumWorkers, Strict: a.Strict));
         // Official: timm add_weight_decay groups, AdamW betas (0.9, 0.95).
         var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), a.WeightDecay), a.EffectiveLr, 0.9, 0.95);
-        var precision = MixedPrecision.For(model, () => new MaskedAutoencoderConvViT(config.ValidatePretrain()).to(device), a.Dtype);
         obs.Info?.Invoke($"pretrain {a.Model} at {a.InputSize}px on {train.Count} images ({train.Classes.Count} classes), " +
                          $"batch {a.BatchSize}, lr {a.EffectiveLr:G3}, mask ratio {a.MaskRatio}, {a.Dtype}, device {device}");
-        return Train(new PretrainTask(model), optimizer, loader, a, config, obs, evaluate: null,
-                     precision, new PretrainTask((MaskedAutoencoderConvViT)precision.Compute));
+        return RecipeRun.Train(new RunPlan<HostBatch>("pretrain", model, m => new PretrainTask((MaskedAutoencoderConvViT)m),
+                                                      () => new MaskedAutoencoderConvViT(config).to(device), optimizer, loader,
+                                                      RecipeRun.EpochOptions(a), config.ToJson(), a), obs);
     }
 
     public static RunResult Finetune(FinetuneArgs a, RunObserver? obs = null)
@@ -66,12 +150,12 @@ public static class Recipes
                                      new LoaderOptions(a.BatchSize, Shuffle: true, DropLast: true, a.Seed, a.NumWorkers, Strict: a.Strict));
         var groups = ParamGroups.LayerDecay(model.named_parameters(), a.WeightDecay, a.LayerDecay, config.Depth[2]);
         var optimizer = new AdamW(groups, a.EffectiveLr);
-        var task = FinetuneAugment.Task(a, model, config.NumClasses);
-        var precision = MixedPrecision.For(model, () => new ConvViT(config).to(device), a.Dtype);
         obs.Info?.Invoke($"finetune {a.Model} at {a.InputSize}px on {train.Count} images ({config.NumClasses} classes), " +
                          $"batch {a.BatchSize}, lr {a.EffectiveLr:G3}, layer decay {a.LayerDecay}, {a.Dtype}, device {device}");
-        return Train(task, optimizer, loader, a, config, obs, EvaluateEach(model, val, a),
-                     precision, FinetuneAugment.Task(a, (ConvViT)precision.Compute, config.NumClasses));
+        return RecipeRun.Train(new RunPlan<HostBatch>("finetune", model, m => FinetuneAugment.Task(a, (ConvViT)m, config.NumClasses),
+                                                      () => new ConvViT(config).to(device), optimizer, loader,
+                                                      RecipeRun.EpochOptions(a, a.ClipGrad), config.ToJson(), a)
+                               { Evaluate = EvaluateEach(model, val, a) }, obs);
     }
 
     public static RunResult Linprobe(LinprobeArgs a, RunObserver? obs = null)
@@ -81,7 +165,6 @@ public static class Recipes
         var train = OpenTrain(a, obs);
         var val = ImageFolder.OpenSplit(a.DataPath, "val", a.Strict);
         var config = ClassifierConfig(a, train);
-        if (a.Dtype != "fp32") throw new NotSupportedException($"--dtype {a.Dtype}: linear probing runs in fp32 (its BatchNorm head is not mixed-precision safe)");
         manual_seed(a.Seed);
         var model = new ConvViT(config);
         LoadPretrained(model, a.Finetune, obs, headStd: null);
@@ -91,10 +174,20 @@ public static class Recipes
         var loader = new ImageLoader(train, new PretrainTransform(a.InputSize, 0.08, 1.0),
                                      new LoaderOptions(a.BatchSize, Shuffle: true, DropLast: true, a.Seed, a.NumWorkers, Strict: a.Strict));
         var optimizer = new Lars(model.Head.parameters().ToList(), a.EffectiveLr, a.WeightDecay);
-        var task = new ClassificationTask("linprobe", model, (logits, labels) => nn.functional.cross_entropy(logits, labels));
         obs.Info?.Invoke($"linear probe of {(string.IsNullOrEmpty(a.Finetune) ? "a randomly initialised" : a.Finetune)} {a.Model} " +
-                         $"({(a.GlobalPool ? "mean-pooled tokens" : "token 0")}) on {train.Count} images, batch {a.BatchSize}, lr {a.EffectiveLr:G3}");
-        return Train(task, optimizer, loader, a, config, obs, EvaluateEach(model, val, a));
+                         $"({(a.GlobalPool ? "mean-pooled tokens" : "token 0")}) on {train.Count} images, batch {a.BatchSize}, lr {a.EffectiveLr:G3}, {a.Dtype}");
+        return RecipeRun.Train(new RunPlan<HostBatch>("linprobe", model,
+                                                      m => new ClassificationTask("linprobe", (ConvViT)m, (logits, labels) => nn.functional.cross_entropy(logits, labels)),
+                                                      () => MakeProbe(config, device), optimizer, loader, RecipeRun.EpochOptions(a), config.ToJson(), a)
+                               { Evaluate = EvaluateEach(model, val, a) }, obs);
+    }
+
+    static ConvViT MakeProbe(ConvViTConfig config, Device device)
+    {
+        var copy = new ConvViT(config);
+        copy.UseLinearProbeHead();
+        copy.to(device);
+        return copy;
     }
 
     /// <summary>The pretraining model stored in one of the kit's checkpoints (its config is recorded in the checkpoint).</summary>
@@ -149,10 +242,8 @@ public static class Recipes
 
     static Device Prepare(RunArgs a)
     {
-        if (a.Threads > 0) set_num_threads(a.Threads);
         if (a.InputSize % 16 != 0) throw new ArgumentException($"--input_size {a.InputSize}: must be divisible by 16");
-        Directory.CreateDirectory(a.OutputDir);
-        return Runtime.ResolveDevice(a.Device);
+        return RecipeRun.Prepare(a);
     }
 
     static ImageFolder OpenTrain(RunArgs a, RunObserver obs)
@@ -161,51 +252,4 @@ public static class Recipes
         foreach (var w in train.Warnings) obs.Warning?.Invoke(w);
         return train;
     }
-
-    static RunResult Train(ITrainingTask task, IOptimizer optimizer, ImageLoader loader, RunArgs a, ConvViTConfig config,
-                           RunObserver obs, Func<int, IReadOnlyDictionary<string, double>>? evaluate,
-                           MixedPrecision? precision = null, ITrainingTask? computeTask = null)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        ResumeState? resume = null;
-        if (!string.IsNullOrEmpty(a.Resume))
-        {
-            resume = TrainingCheckpoint.Load(a.Resume, task);
-            obs.Info?.Invoke($"resuming from {a.Resume} at epoch {resume.NextEpoch} (global step {resume.GlobalStep})");
-        }
-        var options = new TrainOptions
-        {
-            Epochs = a.Epochs, Lr = a.EffectiveLr, MinLr = a.MinLr, WarmupEpochs = a.WarmupEpochs, AccumIter = a.AccumIter,
-            ClipGrad = (a as FinetuneArgs)?.ClipGrad, Seed = a.Seed, OutputDir = a.OutputDir,
-            LogDir = string.IsNullOrEmpty(a.LogDir) ? null : a.LogDir, SaveEvery = a.SaveEvery,
-            MaxSteps = a.MaxSteps > 0 ? a.MaxSteps : null,
-        };
-        if (loader.BatchesPerEpoch % a.AccumIter != 0)
-            obs.Warning?.Invoke($"{loader.BatchesPerEpoch} steps per epoch is not a multiple of --accum_iter {a.AccumIter}: as in the " +
-                                "official loop, the remainder's gradients carry into the next epoch, and a resume loses them");
-        using var log = new MetricsLog(a.OutputDir, options.LogDir, resume?.GlobalStep ?? -1);
-        var args = JsonSerializer.SerializeToElement(a, a.GetType()).EnumerateObject()
-                                 .Select(p => new KeyValuePair<string, object?>(p.Name, JsonValue(p.Value))).ToList();
-        var trainer = new Trainer(task, optimizer, loader, options, log, config.ToJson(), args)
-        {
-            Evaluate = evaluate, Precision = precision is { IsMixed: true } ? precision : null,
-            ComputeTask = precision is { IsMixed: true } ? computeTask : null,
-        };
-        if (obs.Step is not null) trainer.StepCompleted += obs.Step;
-        if (obs.Epoch is not null) trainer.EpochCompleted += obs.Epoch;
-        if (obs.Warning is not null) trainer.Warning += obs.Warning;
-        EpochReport? last;
-        try { last = trainer.Run(resume); }
-        finally { optimizer.Dispose(); precision?.Dispose(); }   // native memory, also when a run fails
-        return new RunResult(task.Kind, a.OutputDir, last?.Checkpoint, log.Path, last, clock.Elapsed, task.Model);
-    }
-
-    static object? JsonValue(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        _ => null,
-    };
 }
