@@ -36,13 +36,11 @@ public interface ITrainerHook
     void After(Boundary boundary, TrainerState state);
 }
 
-/// <summary>Runs the task's evaluation when its period is due and at the end (once per iteration at most), logs
-/// evaluations between epochs as "eval" records, and leaves the metrics in <see cref="TrainerState.BoundaryEval"/>.</summary>
-public sealed class EvalHook(Period period, Func<int, IReadOnlyDictionary<string, double>> evaluate, MetricsLog log, nn.Module model) : ITrainerHook
+/// <summary>A hook that acts when its period is due and once more at the end of training, at most once per iteration
+/// (a checkpoint due both by iterations and at the end is written once).</summary>
+public abstract class PeriodicHook(Period period) : ITrainerHook
 {
     long lastIteration = -1;
-
-    public event Action<long, IReadOnlyDictionary<string, double>>? Evaluated;
 
     public void After(Boundary boundary, TrainerState s)
     {
@@ -54,6 +52,21 @@ public sealed class EvalHook(Period period, Func<int, IReadOnlyDictionary<string
         };
         if (!due || lastIteration == s.Iteration) return;
         lastIteration = s.Iteration;
+        Run(boundary, s);
+    }
+
+    protected abstract void Run(Boundary boundary, TrainerState s);
+}
+
+/// <summary>Runs the task's evaluation, logs evaluations between epochs as "eval" records, and leaves the metrics in
+/// <see cref="TrainerState.BoundaryEval"/> (the epoch summary includes them).</summary>
+public sealed class EvalHook(Period period, Func<int, IReadOnlyDictionary<string, double>> evaluate, MetricsLog log, nn.Module model)
+    : PeriodicHook(period)
+{
+    public event Action<long, IReadOnlyDictionary<string, double>>? Evaluated;
+
+    protected override void Run(Boundary boundary, TrainerState s)
+    {
         var metrics = evaluate(s.Epoch);
         model.train();
         s.LastEval = s.BoundaryEval = metrics;
@@ -62,21 +75,8 @@ public sealed class EvalHook(Period period, Func<int, IReadOnlyDictionary<string
     }
 }
 
-/// <summary>Writes the resumable checkpoint when its period is due and at the end (once per iteration at most).</summary>
-public sealed class CheckpointHook(Period period, Action<TrainerState> save) : ITrainerHook
+/// <summary>Writes the resumable checkpoint (atomically).</summary>
+public sealed class CheckpointHook(Period period, Action<TrainerState> save) : PeriodicHook(period)
 {
-    long lastIteration = -1;
-
-    public void After(Boundary boundary, TrainerState s)
-    {
-        bool due = boundary switch
-        {
-            Boundary.Iteration => period.DueAfterIteration(s.Iteration),
-            Boundary.Epoch => period.DueAfterEpoch(s.Epoch),
-            _ => true,
-        };
-        if (!due || lastIteration == s.Iteration) return;
-        lastIteration = s.Iteration;
-        save(s);
-    }
+    protected override void Run(Boundary boundary, TrainerState s) => save(s);
 }
