@@ -15,8 +15,11 @@ public static class TestPaths
     /// <summary>$CONVMAE_PARITY_DIR, else ../shared/parity seen from the repository root.</summary>
     public static string ParityDir => FromEnv("CONVMAE_PARITY_DIR", "parity");
 
-    /// <summary>$CONVMAE_PARITY_BACKBONES_DIR, else ../shared/parity-backbones seen from the repository root.</summary>
-    public static string BackbonesDir => FromEnv("CONVMAE_PARITY_BACKBONES_DIR", "parity-backbones");
+    /// <summary>$CONVMAE_BACKBONE_PARITY_DIR (or the older $CONVMAE_PARITY_BACKBONES_DIR), else ../shared/parity-backbones
+    /// seen from the repository root.</summary>
+    public static string BackbonesDir =>
+        Environment.GetEnvironmentVariable("CONVMAE_BACKBONE_PARITY_DIR") is { Length: > 0 } dir ? Path.GetFullPath(dir)
+        : FromEnv("CONVMAE_PARITY_BACKBONES_DIR", "parity-backbones");
 
     static string FromEnv(string variable, string sharedFolder) =>
         Environment.GetEnvironmentVariable(variable) is { Length: > 0 } env

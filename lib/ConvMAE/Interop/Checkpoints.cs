@@ -243,8 +243,11 @@ public static class Checkpoints
             foreach (var (k, s) in source)
             {
                 if (!target.TryGetValue(k, out var t)) continue;
-                if (!t.shape.SequenceEqual(s.shape)) mismatched.Add(new ShapeMismatch(k, s.shape, t.shape));
-                else copies.Add((k, t, s));
+                if (t.shape.SequenceEqual(s.shape)) copies.Add((k, t, s));
+                // PyTorch's own rule (Module._load_from_state_dict): a 0-dim tensor may be stored with shape [1]
+                // (BatchNorm's num_batches_tracked in formats that have no scalars).
+                else if (t.dim() == 0 && s.shape is [1]) copies.Add((k, t, s.reshape([])));
+                else mismatched.Add(new ShapeMismatch(k, s.shape, t.shape));
             }
             var plan = new Plan { Report = new LoadReport(copies.Select(c => c.Item1).ToList(), missing, unexpected, mismatched) };
             plan._copies.AddRange(copies);

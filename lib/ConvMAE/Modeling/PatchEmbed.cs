@@ -20,9 +20,13 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
     [ComponentName(Name = "norm")] public readonly LayerNorm Norm;
     [ComponentName(Name = "act")] private readonly GELU act;
 
-    public PatchEmbed(int imgSize, int patchSize, int inChans, int embedDim) : base(nameof(PatchEmbed))
+    /// <summary>Accept any input divisible by the patch size (the kit's extension for downstream backbones); the
+    /// official module only takes img_size.</summary>
+    public bool AnySize { get; }
+
+    public PatchEmbed(int imgSize, int patchSize, int inChans, int embedDim, bool anySize = false) : base(nameof(PatchEmbed))
     {
-        ImgSize = imgSize; PatchSize = patchSize;
+        ImgSize = imgSize; PatchSize = patchSize; AnySize = anySize;
         Proj = nn.Conv2d(inChans, embedDim, patchSize, stride: patchSize);
         Norm = nn.LayerNorm(embedDim, eps: 1e-5);
         act = nn.GELU();
@@ -31,8 +35,10 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)   // [N,Cin,H,W] → [N,E,H/p,W/p]
     {
-        if (x.dim() != 4 || x.shape[2] != ImgSize || x.shape[3] != ImgSize)
-            throw new ArgumentException($"PatchEmbed input: expected [N,C,{ImgSize},{ImgSize}] (img_size), got [{string.Join(",", x.shape)}]");
+        if (x.dim() != 4 || (AnySize ? x.shape[2] % PatchSize != 0 || x.shape[3] % PatchSize != 0 : x.shape[2] != ImgSize || x.shape[3] != ImgSize))
+            throw new ArgumentException(AnySize
+                ? $"PatchEmbed input: expected [N,C,H,W] with H and W divisible by {PatchSize}, got [{string.Join(",", x.shape)}]"
+                : $"PatchEmbed input: expected [N,C,{ImgSize},{ImgSize}] (img_size), got [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();
         var y = Proj.call(x);                                            // [N,E,h,w]
         y = Norm.call(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);        // channel LN in NHWC
