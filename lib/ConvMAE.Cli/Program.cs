@@ -57,6 +57,12 @@ try
                                          "for a linear-probe checkpoint).",
                                          a => ReportEval(ImageRecipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe)));
         }
+        case "eval-seg":
+            return Command<EvalSegArgs>("mmsegmentation's mIoU/mAcc/aAcc of prediction PNGs against ground-truth PNGs; one JSON line.", a =>
+            {
+                Console.WriteLine(a.Run());
+                return 0;
+            });
         case "bench":
         {
             var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
@@ -82,6 +88,7 @@ try
                   finetune   finetune a classifier from a checkpoint    (main_finetune.py)
                   linprobe   linear probe of a frozen encoder           (main_linprobe.py)
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
+                  eval-seg   mIoU/mAcc/aAcc of prediction PNGs, as mmsegmentation computes them (one JSON line)
                   summary    parameters per part and FLOPs per image of a preset
                   bench      time pretrain/finetune/infer steps or the data loader (one JSON line)
                   info       versions, device, threads, where libtorch was loaded from (--native: and every mapped copy)
