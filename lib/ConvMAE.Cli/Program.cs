@@ -57,6 +57,19 @@ try
                                          "for a linear-probe checkpoint).",
                                          a => ReportEval(ImageRecipes.Evaluate(a, Required(a.Resume, "eval needs --resume CHECKPOINT"), probe)));
         }
+        case "segment":
+        {
+            var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
+            if (mode.Length > 0) rest.RemoveAt(0);
+            return Command<SegmentArgs>("ADE20K semantic segmentation with UperNet: segment train|eval|predict [flags] " +
+                                        "(eval/predict read --resume CHECKPOINT; predict writes --out_dir).", a => mode switch
+            {
+                "train" => Report(SegmentationRecipes.Train(a, observer)),
+                "eval" => ReportSeg(SegmentationRecipes.Evaluate(a, Required(a.Resume, "segment eval needs --resume CHECKPOINT"), observer.Warning)),
+                "predict" => ReportSeg(SegmentationRecipes.Predict(a, Required(a.Resume, "segment predict needs --resume CHECKPOINT"), observer.Warning)),
+                _ => throw new ArgumentException("segment needs a mode: train, eval or predict"),
+            });
+        }
         case "eval-seg":
             return Command<EvalSegArgs>("mmsegmentation's mIoU/mAcc/aAcc of prediction PNGs against ground-truth PNGs; one JSON line.", a =>
             {
@@ -88,6 +101,7 @@ try
                   finetune   finetune a classifier from a checkpoint    (main_finetune.py)
                   linprobe   linear probe of a frozen encoder           (main_linprobe.py)
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
+                  segment    ADE20K segmentation with UperNet: segment train|eval|predict
                   eval-seg   mIoU/mAcc/aAcc of prediction PNGs, as mmsegmentation computes them (one JSON line)
                   summary    parameters per part and FLOPs per image of a preset
                   bench      time pretrain/finetune/infer steps or the data loader (one JSON line)
@@ -141,6 +155,16 @@ int Report(RunResult r)
     display.Line($"{r.Kind} finished in {r.Elapsed:hh\\:mm\\:ss}: checkpoint {r.Checkpoint ?? "(none)"}, metrics {r.MetricsPath}");
     if (r.Last is { } last)
         display.Line($"final train loss {last.TrainLoss:F4}" + string.Concat(last.Eval.Select(kv => $", val {kv.Key} {kv.Value:F2}")));
+    return 0;
+}
+
+int ReportSeg(ConvMAE.Evaluation.SegResult r)
+{
+    // The JSON line eval-seg prints, then mmseg's per-class table on stderr for people.
+    Console.WriteLine(EvalSegArgs.Json(r));
+    Console.Error.WriteLine($"{"class",-6} {"IoU",8} {"Acc",8}");
+    for (int k = 0; k < r.IoU.Length; k++) Console.Error.WriteLine($"{k,-6} {100 * r.IoU[k],8:F2} {100 * r.Acc[k],8:F2}");
+    Console.Error.WriteLine($"aAcc {100 * r.AAcc:F2}  mIoU {100 * r.MIoU:F2}  mAcc {100 * r.MAcc:F2}");
     return 0;
 }
 

@@ -37,7 +37,29 @@ public static class NativeTorch
             var allowed = LibtorchFiles.AllowedDirs(wrapper);
             if (LibtorchFiles.ForeignMessage(LibtorchFiles.Foreign(LibtorchFiles.Mapped(), allowed), allowed) is { } problem)
                 throw new InvalidOperationException(problem);
+            DisableNnpack(Loaded.Single(p => Path.GetFileName(p) == "libtorch_cpu.so"));
         }
+    }
+
+    delegate IntPtr GlobalContextFn();
+    delegate void SetFlagFn(IntPtr context, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.I1)] bool value);
+
+    /// <summary>
+    /// Turns NNPACK off (torch.backends.nnpack.set_flags(False)). Why: on CPUs NNPACK does not support (these machines'
+    /// EPYC and Xeon among them) libtorch 2.10 tries to initialise it on every eligible convolution and prints
+    /// "Could not initialize NNPACK! Reason: Unsupported hardware." each time, hundreds of lines per training run; it
+    /// then falls back to the kernels it would use anyway, so turning it off changes no result. Calls
+    /// at::globalContext().setUserEnabledNNPACK(false) in the loaded libtorch_cpu.so; does nothing where the symbols
+    /// are absent.
+    /// </summary>
+    static void DisableNnpack(string libtorchCpu)
+    {
+        var lib = System.Runtime.InteropServices.NativeLibrary.Load(libtorchCpu);
+        if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at13globalContextEv", out var ctxFn)
+            || !System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setFn))
+            return;
+        var context = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctxFn)();
+        System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<SetFlagFn>(setFn)(context, false);
     }
 
     /// <summary>Torch libraries of other origin mapped now (empty when all come from the pinned package files).</summary>

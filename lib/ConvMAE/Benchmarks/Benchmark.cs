@@ -12,7 +12,7 @@ namespace ConvMAE.Benchmarks;
 /// <summary>Settings of one benchmark run: the CLI's <c>bench MODE</c> flags.</summary>
 public sealed record BenchArgs
 {
-    /// <summary>pretrain | finetune | infer | data (the CLI takes it as the word after <c>bench</c>).</summary>
+    /// <summary>pretrain | finetune | infer | data | segment (the CLI takes it as the word after <c>bench</c>).</summary>
     [JsonIgnore] public string Mode { get; init; } = "pretrain";
     [JsonPropertyName("model"), Description("model preset: convmae_base, convmae_small_cpu, convmae_tiny_cpu")]
     public string Model { get; init; } = "convmae_base";
@@ -27,6 +27,10 @@ public sealed record BenchArgs
     [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
     public string DataPath { get; init; } = "data/demo";
     [JsonPropertyName("seed")] public int Seed { get; init; }
+    [JsonPropertyName("infer_height"), Description("segment: height of the image slide inference is timed on")]
+    public int InferHeight { get; init; } = 512;
+    [JsonPropertyName("infer_width"), Description("segment: width of that image (512×2048: 6 windows of 512 at stride 341)")]
+    public int InferWidth { get; init; } = 2048;
 }
 
 /// <summary>One benchmark's measurements, printed as one JSON line.</summary>
@@ -53,6 +57,9 @@ public sealed record BenchResult
     /// <summary>Measured fp32 matrix product (2048³) at the same thread count: the machine's practical ceiling.</summary>
     [JsonPropertyName("gemm_gflops")] public double GemmGflops { get; init; }
     [JsonPropertyName("torch")] public string Torch { get; init; } = "";
+    /// <summary>segment: milliseconds of one slide inference (min/median/max) on an infer_height×infer_width image.</summary>
+    [JsonPropertyName("slide_infer_ms")] public StepTimes? SlideInferMs { get; init; }
+    [JsonPropertyName("slide_windows")] public int? SlideWindows { get; init; }
 }
 
 public sealed record StepTimes([property: JsonPropertyName("min")] double Min, [property: JsonPropertyName("median")] double Median,
@@ -87,7 +94,8 @@ public static class Benchmark
             "finetune" => Finetune(a, progress),
             "infer" => Infer(a, progress),
             "data" => Data(a, progress),
-            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer or data"),
+            "segment" => Segment(a, progress),
+            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data or segment"),
         };
         return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__ };
     }
@@ -164,6 +172,48 @@ public static class Benchmark
             logits.sum().item<float>();
         });
         return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops);
+    }
+
+    /// <summary>UperNet on ConvMAE (default ConvMAE-B, 150 classes): a training step at --batch_size on
+    /// input_size² crops, then slide inference on one infer_height×infer_width image, the model's own code.</summary>
+    static BenchResult Segment(BenchArgs a, Action<string>? progress)
+    {
+        var model = a.Model is "convmae_base" ? "upernet_convmae_base" : a.Model;
+        int size = a.InputSize == new BenchArgs().InputSize ? 512 : a.InputSize;
+        var config = Segmentation.SegmenterConfig.Preset(model, 150);
+        config = config with { Backbone = config.Backbone.WithInputSize(size), CropSize = size, Stride = (int)Math.Round(size * 341.0 / 512) };
+        manual_seed(a.Seed);
+        using var net = new Segmentation.UperNetSegmenter(config);
+        using var optimizer = new AdamW(ParamGroups.SegmentationLayerDecay(net.named_parameters(), 0.05, 0.75, config.Backbone.Depth[2]), 1e-4, 0.9, 0.999);
+        var task = MixedPrecision<Data.Segmentation.SegHostBatch>.Apply(a.Dtype, net, m => new Segmentation.SegmentationTask((Segmentation.UperNetSegmenter)m),
+                                                                        () => new Segmentation.UperNetSegmenter(config));
+        try
+        {
+            var rng = new Random(a.Seed);
+            int s = size;                                                            // segmentation's default crop is 512, not 224
+            var pixels = new byte[a.BatchSize * s * s * 3];
+            rng.NextBytes(pixels);
+            var labels = Enumerable.Range(0, a.BatchSize * s * s).Select(_ => (byte)(rng.Next(10) == 0 ? 255 : rng.Next(150))).ToArray();
+            var batch = new Data.Segmentation.SegHostBatch(0, 0, s, pixels, labels, Enumerable.Repeat(s, a.BatchSize).ToArray(),
+                                                           Enumerable.Repeat(s, a.BatchSize).ToArray(), new string[a.BatchSize]);
+            var times = TimeSteps(a, progress, "train", () => TrainStep.Run(task, optimizer, batch, CPU, new Random(0), 1, true, null,
+                                                                            value => $"bench: loss is {value}"));
+            // Slide inference with the model that computes (bf16: the compute copy, weights current after the steps).
+            var compute = (task as MixedPrecision<Data.Segmentation.SegHostBatch>)?.Compute as Segmentation.UperNetSegmenter ?? net;
+            compute.eval();
+            var image = randn(1, 3, a.InferHeight, a.InferWidth);
+            var infer = TimeSteps(a with { Warmup = Math.Min(a.Warmup, 1) }, progress, "slide inference", () =>
+            {
+                using var _ = no_grad();
+                Segmentation.SlidingWindow.Slide(image, x => compute.call(x), config.NumClasses, config.CropSize, config.Stride).argmax(1).sum().item<long>();
+            });
+            return Result(a with { InputSize = size }, times, null) with
+            {
+                Model = model, SlideInferMs = StepTimes.Of(infer),
+                SlideWindows = Segmentation.SlidingWindow.Windows(a.InferHeight, a.InferWidth, config.CropSize, config.Stride).Count,
+            };
+        }
+        finally { (task as IDisposable)?.Dispose(); }
     }
 
     /// <summary>The loader as training uses it: decode, RandomResizedCrop + flip (PretrainTransform), normalise.</summary>

@@ -41,10 +41,11 @@ public sealed record SegBackboneConfig
     /// <summary>ConvMAE-B as the official UperNet config (512 px).</summary>
     public static SegBackboneConfig Base { get; } = new();
 
-    /// <summary>A CPU preset for the embedded data (128 px, 8×8 tokens).</summary>
+    /// <summary>A CPU preset for the embedded data (128 px, 8×8 tokens): the encoder shape of convmae_tiny_cpu, so the
+    /// quickstart's pretraining checkpoint initialises it.</summary>
     public static SegBackboneConfig TinyCpu { get; } = new()
     {
-        ImgSize = [128, 32, 16], EmbedDim = [32, 64, 128], Depth = [1, 1, 3], NumHeads = 4, DropPathRate = 0.1, AnyInputSize = true,
+        ImgSize = [128, 32, 16], EmbedDim = [32, 64, 128], Depth = [1, 1, 2], NumHeads = 4, DropPathRate = 0.1, AnyInputSize = true,
     };
 
     /// <summary>The configuration for inputs of <paramref name="size"/> pixels (divisible by 16).</summary>

@@ -46,6 +46,24 @@ public class BenchmarkTests
         Assert.True(j.GetProperty("gemm_gflops").GetDouble() > 0);
     }
 
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void Segment_bench_times_a_training_step_and_slide_inference(string dtype)
+    {
+        var j = Bench("segment", "--model", "upernet_convmae_tiny_cpu", "--input_size", "64", "--batch_size", "2", "--steps", "2",
+                      "--warmup", "1", "--infer_height", "64", "--infer_width", "160", "--dtype", dtype);
+        Assert.Equal("upernet_convmae_tiny_cpu", j.GetProperty("model").GetString());
+        Assert.Equal(64, j.GetProperty("input_size").GetInt32());
+        double median = j.GetProperty("step_ms").GetProperty("median").GetDouble();
+        Assert.Equal(2 / (median / 1000), j.GetProperty("img_per_s").GetDouble(), 0.01 * j.GetProperty("img_per_s").GetDouble());
+        var slide = j.GetProperty("slide_infer_ms");
+        Assert.True(slide.GetProperty("min").GetDouble() > 0 && slide.GetProperty("min").GetDouble() <= slide.GetProperty("max").GetDouble());
+        // 64×160 with 64-pixel windows at stride 43 (341/512 of 64): (160 − 64 + 42) / 43 + 1 = 4 windows.
+        Assert.Equal(4, j.GetProperty("slide_windows").GetInt32());
+        Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 50);
+    }
+
     [Fact]
     public void Infer_and_data_modes_report_and_a_missing_mode_is_named()
     {
