@@ -6,6 +6,23 @@ namespace ConvMAE.Tests;
 
 public class LayerTests
 {
+    /// <summary>ConvMAE-B's stage-1 block (256 channels, 1024 hidden) at a 32×32 map. With channels-last inputs to its
+    /// 1×1 convolutions libtorch 2.10's oneDNN kernels killed the process (SIGFPE) on a machine that reports no cache
+    /// sizes; this test process would crash there, not fail.</summary>
+    [Fact]
+    public void A_base_width_conv_block_runs_and_keeps_its_shape()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        using var block = new CBlock(256);
+        block.eval();
+        using var _ = no_grad();
+        var x = randn(1, 256, 32, 32);
+        var y = block.call(x, null);
+        Assert.Equal(x.shape, y.shape);
+        Assert.True(y.isfinite().all().item<bool>());
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -311,6 +311,7 @@ public static class Benchmark
         const string status = "/proc/self/status";
         if (!File.Exists(status)) return double.NaN;
         var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        // "VmHWM:\t  123456 kB": the field separator is a tab, and the padding spaces vanish from 8 digits (10 GB) on.
+        return line is null ? double.NaN : long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
     }
 }

@@ -40,13 +40,17 @@ public sealed class CBlock : nn.Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor x, Tensor? visible)
     {
         using var scope = NewDisposeScope();
-        var y = Norm1.call(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);   // channel LN, [N,dim,H,W]
+        // Channel LN in NHWC, then back to a contiguous NCHW tensor before the convolutions. Why contiguous: with the
+        // channels-last view, libtorch 2.10 hands the 1×1 convolutions to oneDNN's NHWC kernels, which die with SIGFPE
+        // (a division by zero) on CPUs whose cache sizes the machine does not report (seen on this AMD EPYC VM, where
+        // /sys has no cache information: ConvMAE-B's 256→1024 MLP crashed the process at any input size).
+        var y = Norm1.call(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2).contiguous();   // [N,dim,H,W]
         y = Conv1.call(y);
         // Masked conv: zero the masked positions AFTER conv1 (bias included) and BEFORE the depthwise conv only.
         // The residual and the MLP branch are not masked (official vision_transformer.py:119).
         if (visible is not null) y = visible * y;
         x = x + DropPath.call(Conv2.call(Attn.call(y)));
-        var z = Norm2.call(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+        var z = Norm2.call(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2).contiguous();
         x = x + DropPath.call(Mlp.call(z));
         return x.MoveToOuterDisposeScope();
     }

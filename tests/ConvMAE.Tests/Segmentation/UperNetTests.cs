@@ -1,3 +1,5 @@
+using ConvMAE.Interop;
+using ConvMAE.Recipes;
 using ConvMAE.Segmentation;
 using Xunit;
 using static TorchSharp.torch;
@@ -67,5 +69,28 @@ public class UperNetTests
         long aux = convModule(d, A, 3) + (A * K + K);
         Assert.Equal(backbone + head + aux, model.parameters().Sum(p => p.numel()));
         Assert.Equal(160_175_664, backbone + head + aux);
+    }
+
+    [Fact]
+    public void An_mmseg_style_checkpoint_loads_strictly_into_the_preset()
+    {
+        // mmseg saves {"meta": {...}, "state_dict": {...}, "optimizer": {...}}; the kit reads the weights under "state_dict".
+        using var dir = TestPaths.Temp();
+        var args = new SegmentArgs { Model = "upernet_convmae_tiny_cpu", InputSize = 64, NumClasses = 8 };
+        manual_seed(3);
+        using var source = new UperNetSegmenter(SegmentationRecipes.Config(args));
+        var path = dir.File("iter_160000.pth");
+        Checkpoints.SaveTorch(path, new PyDict
+        {
+            ["meta"] = new PyDict { ["mmseg_version"] = "0.11.0", ["iter"] = 160000L },
+            ["state_dict"] = new StateDict(source.state_dict()),
+        });
+        using var loaded = SegmentationRecipes.Load(path, args);
+        foreach (var (k, v) in source.state_dict())
+            Assert.True(v.equal(loaded.state_dict()[k]).item<bool>(), $"{k} differs after loading");
+        // A checkpoint of another shape is refused, naming the file and the key.
+        var e = Assert.Throws<CheckpointException>(() => SegmentationRecipes.Load(path, args with { NumClasses = 150 }));
+        Assert.Contains("iter_160000.pth", e.Message);
+        Assert.Contains("conv_seg", e.Message);
     }
 }
