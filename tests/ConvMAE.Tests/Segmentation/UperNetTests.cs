@@ -87,7 +87,7 @@ public class UperNetTests
         });
         using var loaded = SegmentationRecipes.Load(path, args);
         foreach (var (k, v) in source.state_dict())
-            Assert.True(v.equal(loaded.state_dict()[k]).item<bool>(), $"{k} differs after loading");
+            Assert.True(v.allclose(loaded.state_dict()[k], 0, 0), $"{k} differs after loading");
         // A checkpoint of another shape is refused, naming the file and the key.
         var e = Assert.Throws<CheckpointException>(() => SegmentationRecipes.Load(path, args with { NumClasses = 150 }));
         Assert.Contains("iter_160000.pth", e.Message);
