@@ -23,53 +23,42 @@ public sealed record SceneDatasetOptions(int Seed = 0, int Train = 480, int Val 
 /// </summary>
 public static class SceneDataset
 {
-    public const string ManifestName = "dataset.json";
     public static readonly string[] Classes = ["sky", "ground", "water", "wall", "tree", "person", "car", "road"];
 
     public static bool Generate(string root, SceneDatasetOptions o, Action<string>? progress = null)
     {
-        root = Path.GetFullPath(root);
         var manifest = JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["format_version"] = SceneDatasetOptions.FormatVersion, ["seed"] = o.Seed, ["training"] = o.Train, ["validation"] = o.Val,
             ["width"] = o.Width, ["height"] = o.Height, ["classes"] = Classes,
         }, new JsonSerializerOptions { WriteIndented = true });
-        var manifestPath = Path.Combine(root, ManifestName);
-        if (File.Exists(manifestPath) && File.ReadAllText(manifestPath) == manifest) return false;
-        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        return GeneratedFolder.Write(root, manifest, "a scene dataset", tmp =>
         {
-            if (!File.Exists(manifestPath)) throw new IOException($"{root} exists and is not a scene dataset (no {ManifestName}); refusing to replace it");
-            Directory.Delete(root, recursive: true);
-        }
-        var tmp = root + ".partial-" + Environment.ProcessId;
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-        var jpeg = new JpegEncoder { Quality = 92 };
-        var png = new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit8 };
-        var counts = new long[Classes.Length + 1];
-        foreach (var (split, n, splitSeed) in new[] { ("training", o.Train, 1), ("validation", o.Val, 2) })
-        {
-            Directory.CreateDirectory(Path.Combine(tmp, "images", split));
-            Directory.CreateDirectory(Path.Combine(tmp, "annotations", split));
-            for (int i = 0; i < n; i++)
+            var jpeg = new JpegEncoder { Quality = 92 };
+            var png = new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit8 };
+            var counts = new long[Classes.Length + 1];
+            foreach (var (split, n, splitSeed) in new[] { ("training", o.Train, 1), ("validation", o.Val, 2) })
             {
-                var rng = new Random(unchecked(o.Seed * 1_000_003 + splitSeed * 100_003 + i * 7919 + 11) & 0x7fffffff);
-                var (rgb, labels) = Render(o.Width, o.Height, rng);
-                var name = $"ADE_{(split == "training" ? "train" : "val")}_{i + 1:D8}";
-                using (var img = Image.LoadPixelData<Rgb24>(rgb, o.Width, o.Height)) img.SaveAsJpeg(Path.Combine(tmp, "images", split, name + ".jpg"), jpeg);
-                using (var lab = Image.LoadPixelData<L8>(labels, o.Width, o.Height)) lab.SaveAsPng(Path.Combine(tmp, "annotations", split, name + ".png"), png);
-                foreach (var l in labels) counts[l]++;
+                Directory.CreateDirectory(Path.Combine(tmp, "images", split));
+                Directory.CreateDirectory(Path.Combine(tmp, "annotations", split));
+                for (int i = 0; i < n; i++)
+                {
+                    var rng = new Random(unchecked(o.Seed * 1_000_003 + splitSeed * 100_003 + i * 7919 + 11) & 0x7fffffff);
+                    var (rgb, labels) = Render(o.Width, o.Height, rng);
+                    var name = $"ADE_{(split == "training" ? "train" : "val")}_{i + 1:D8}";
+                    using (var img = Image.LoadPixelData<Rgb24>(rgb, o.Width, o.Height)) img.SaveAsJpeg(Path.Combine(tmp, "images", split, name + ".jpg"), jpeg);
+                    using (var lab = Image.LoadPixelData<L8>(labels, o.Width, o.Height)) lab.SaveAsPng(Path.Combine(tmp, "annotations", split, name + ".png"), png);
+                    foreach (var l in labels) counts[l]++;
+                }
+                progress?.Invoke($"{split}: {n} scenes");
             }
-            progress?.Invoke($"{split}: {n} scenes");
-        }
-        long total = counts.Sum();
-        progress?.Invoke("pixels per class: " + string.Join(", ", Enumerable.Range(0, counts.Length)
-            .Select(k => $"{(k == 0 ? "other" : Classes[k - 1])} {100.0 * counts[k] / total:F1}%")));
-        File.WriteAllText(Path.Combine(tmp, "README.txt"),
-            "ConvMAE.Notebooks embedded segmentation data: synthetic outdoor scenes in the ADEChallengeData2016 layout.\n" +
-            "Label PNGs: 0 = other (ignored with reduce_zero_label), 1..8 = " + string.Join(", ", Classes) + ".\n");
-        File.WriteAllText(Path.Combine(tmp, ManifestName), manifest);
-        Directory.Move(tmp, root);
-        return true;
+            long total = counts.Sum();
+            progress?.Invoke("pixels per class: " + string.Join(", ", Enumerable.Range(0, counts.Length)
+                .Select(k => $"{(k == 0 ? "other" : Classes[k - 1])} {100.0 * counts[k] / total:F1}%")));
+            File.WriteAllText(Path.Combine(tmp, "README.txt"),
+                "ConvMAE.Notebooks embedded segmentation data: synthetic outdoor scenes in the ADEChallengeData2016 layout.\n" +
+                "Label PNGs: 0 = other (ignored with reduce_zero_label), 1..8 = " + string.Join(", ", Classes) + ".\n");
+        });
     }
 
     /// <summary>One scene: RGB bytes (row-major) and label bytes.</summary>
