@@ -33,3 +33,24 @@ public sealed record EvalSegArgs
         });
     }
 }
+
+/// <summary>eval-coco's flags: a COCO instances file, a results file in the official format, and the IoU type.</summary>
+public sealed record EvalCocoArgs
+{
+    [JsonPropertyName("gt"), Description("COCO instances JSON (ground truth)")] public string Gt { get; init; } = "";
+    [JsonPropertyName("dt"), Description("results JSON: [{image_id, category_id, bbox | segmentation, score}, ...]")] public string Dt { get; init; } = "";
+    [JsonPropertyName("iou_type"), Description("bbox or segm")] public string IouType { get; init; } = "bbox";
+
+    /// <summary>Runs COCOeval and returns the one JSON line eval-coco prints: {"stats": [12 numbers]}.</summary>
+    public string Run()
+    {
+        if (Gt.Length == 0 || Dt.Length == 0) throw new ArgumentException("eval-coco needs --gt ANN.json and --dt RESULTS.json");
+        var type = IouType switch
+        {
+            "bbox" => CocoIouType.Bbox,
+            "segm" => CocoIouType.Segm,
+            _ => throw new ArgumentException($"--iou-type must be bbox or segm, not '{IouType}'"),
+        };
+        return JsonSerializer.Serialize(new Dictionary<string, double[]> { ["stats"] = CocoEvaluator.EvaluateFiles(Gt, Dt, type) });
+    }
+}

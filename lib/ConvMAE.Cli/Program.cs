@@ -76,6 +76,13 @@ try
                 Console.WriteLine(a.Run());
                 return 0;
             });
+        case "eval-coco":
+            return Command<EvalCocoArgs>("COCO box or mask AP/AR exactly as pycocotools' COCOeval; one JSON line {\"stats\": [12 numbers]} " +
+                                         "in COCOeval's order (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl).", a =>
+            {
+                Console.WriteLine(a.Run());
+                return 0;
+            });
         case "bench":
         {
             var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
@@ -103,6 +110,7 @@ try
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
                   segment    ADE20K segmentation with UperNet: segment train|eval|predict
                   eval-seg   mIoU/mAcc/aAcc of prediction PNGs, as mmsegmentation computes them (one JSON line)
+                  eval-coco  COCO box/mask AP of a results file, as pycocotools' COCOeval computes it (one JSON line)
                   summary    parameters per part and FLOPs per image of a preset
                   bench      time pretrain/finetune/infer steps or the data loader (one JSON line)
                   info       versions, device, threads, where libtorch was loaded from (--native: and every mapped copy)
@@ -110,7 +118,7 @@ try
             return command is "help" or "--help" ? 0 : 2;
     }
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or CheckpointException
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or CheckpointException or ConvMAE.Data.Coco.CocoFormatException
                               or NonFiniteLossException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException)
 {
     display.Line($"convmae {command}: {e.Message}");
