@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace ConvMAE.Segmentation;
 
 /// <summary>
-/// Transformer block of the segmentation backbone (SEG/backbone/convmae.py Block): pre-norm attention with its own
-/// relative-position table and layer scale, x + dp(γ1·attn(norm1(x))), then x + dp(γ2·mlp(norm2(x))). Keys norm1,
+/// Transformer block of the downstream backbones: SEG/backbone/convmae.py Block (pre-norm attention with its own
+/// relative-position table and layer scale) and, without table and layer scale, DET/models/convmae.py Block (the bias
+/// comes from the backbone's shared tables): x + dp(γ1·attn(norm1(x))), then x + dp(γ2·mlp(norm2(x))). Keys norm1,
 /// attn.{qkv, relative_position_bias_table, relative_position_index, proj}, norm2, mlp.fc1/fc2, gamma_1, gamma_2.
 /// </summary>
 public sealed class SegBlock : nn.Module<Tensor, Tensor>
@@ -38,10 +39,12 @@ public sealed class SegBlock : nn.Module<Tensor, Tensor>
     }
 
     /// <param name="x">[B, N, C] tokens of the grid <paramref name="grid"/>.</param>
-    public Tensor Forward(Tensor x, (int H, int W) grid)
+    /// <param name="bias">A relative-position bias [heads, N, N] given by the caller (the detection backbone's shared
+    /// tables), or null.</param>
+    public Tensor Forward(Tensor x, (int H, int W) grid, Tensor? bias = null)
     {
         using var scope = NewDisposeScope();
-        var a = Attn.Forward(Norm1.call(x), null, grid);
+        var a = Attn.Forward(Norm1.call(x), bias, grid);
         x = x + DropPath.call(Gamma1 is null ? a : Gamma1 * a);
         var m = Mlp.call(Norm2.call(x));
         x = x + DropPath.call(Gamma2 is null ? m : Gamma2 * m);
