@@ -11,7 +11,7 @@
 #   4. Release build of the kit, which notebooks load from artifacts/bin/ConvMAE.Interactive/release/, and a check
 #      that TorchSharp computes in a child process with the package's own libtorch.
 #   5. The embedded demo datasets, unless they are already current: data/demo (data-prep generate-demo, ImageNet layout)
-#      and data/ade-demo (data-prep generate-scenes, ADE20K layout).
+#      data/ade-demo (data-prep generate-scenes, ADE20K layout) and data/coco-demo (data-prep generate-coco, COCO layout).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -76,6 +76,8 @@ fi
 dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-demo --output data/demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
 # ... and the embedded segmentation scenes (ADE20K layout) for notebook 05 and the segment command.
 dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-scenes --output data/ade-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
+# ... and the embedded detection data (COCO 2017 layout) for notebook 04 and the detect command.
+dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-coco --output data/coco-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
 
 if [ "$incomplete" -ne 0 ]; then say "set-up is incomplete: see the apt-get command above"; exit 1; fi
 say "ready"

@@ -43,6 +43,18 @@ try
                 : $"scene dataset in {Path.GetFullPath(output)} is current (same seed and sizes): nothing to do");
             return 0;
         }
+        case "generate-coco":
+        {
+            a.RemoveAt(0);
+            var o = new CocoDemoOptions(Int("--seed", 0), Int("--train", 800), Int("--val", 100), Int("--min-side", 112), Int("--max-side", 160));
+            var output = Opt("--output", "data/coco-demo")!;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            bool wrote = CocoDemoDataset.Generate(output, o, line => Console.WriteLine($"  {line}"));
+            Console.WriteLine(wrote
+                ? $"COCO-format dataset written to {Path.GetFullPath(output)}: {CocoDemoDataset.Categories.Length} categories, {o.Train}+{o.Val} images of {o.MinSide}-{o.MaxSide} px, seed {o.Seed} ({sw.Elapsed.TotalSeconds:F1} s)"
+                : $"COCO-format dataset in {Path.GetFullPath(output)} is current (same seed and sizes): nothing to do");
+            return 0;
+        }
         case "imagenet-subset":
         {
             a.RemoveAt(0);
@@ -59,6 +71,8 @@ try
                     the embedded demo dataset (noisy grey shapes, 10 classes) in ImageNet layout; idempotent
                 data-prep generate-scenes [--output data/ade-demo] [--seed 0] [--train 480] [--val 120] [--width 192] [--height 144]
                     the embedded segmentation dataset (textured outdoor scenes, 8 classes + 0 = other) in ADE20K layout; idempotent
+                data-prep generate-coco [--output data/coco-demo] [--seed 0] [--train 800] [--val 100] [--min-side 112] [--max-side 160]
+                    the embedded detection dataset (4 shape categories, polygons, RLE, crowds, occlusion) in COCO 2017 layout; idempotent
                 data-prep imagenet-subset --data_path IMAGENET --output DIR [--classes 100] [--train-per-class 260]
                                           [--val-per-class 50] [--seed 0] [--copy]
                     a class-balanced subset of a real ImageNet folder (symbolic links unless --copy)

@@ -70,6 +70,19 @@ try
                 _ => throw new ArgumentException("segment needs a mode: train, eval or predict"),
             });
         }
+        case "detect":
+        {
+            var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
+            if (mode.Length > 0) rest.RemoveAt(0);
+            return Command<DetectArgs>("COCO detection and instance segmentation with Mask R-CNN: detect train|eval|predict [flags] " +
+                                       "(eval/predict read --resume CHECKPOINT; predict writes the results JSON).", a => mode switch
+            {
+                "train" => Report(DetectionRecipes.Train(a, observer)),
+                "eval" => ReportDet(DetectionRecipes.Evaluate(a, Required(a.Resume, "detect eval needs --resume CHECKPOINT"), observer.Warning)),
+                "predict" => ReportPredict(DetectionRecipes.Predict(a, Required(a.Resume, "detect predict needs --resume CHECKPOINT"), observer.Warning)),
+                _ => throw new ArgumentException("detect needs a mode: train, eval or predict"),
+            });
+        }
         case "eval-seg":
             return Command<EvalSegArgs>("mmsegmentation's mIoU/mAcc/aAcc of prediction PNGs against ground-truth PNGs; one JSON line.", a =>
             {
@@ -88,9 +101,9 @@ try
             var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
             if (mode.Length > 0) rest.RemoveAt(0);
             return Command<ConvMAE.Benchmarks.BenchArgs>(
-                "Time the kit's steps: bench pretrain|finetune|infer|data [flags]; prints one JSON line (progress on stderr).", a =>
+                "Time the kit's steps: bench pretrain|finetune|infer|data|segment|detect [flags]; prints one JSON line (progress on stderr).", a =>
                 {
-                    if (mode.Length == 0) throw new ArgumentException("bench needs a mode: pretrain, finetune, infer or data");
+                    if (mode.Length == 0) throw new ArgumentException("bench needs a mode: pretrain, finetune, infer, data, segment or detect");
                     var r = ConvMAE.Benchmarks.Benchmark.Run(a with { Mode = mode }, line => Console.Error.WriteLine(line));
                     Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(r, new System.Text.Json.JsonSerializerOptions
                     {
@@ -109,6 +122,7 @@ try
                   linprobe   linear probe of a frozen encoder           (main_linprobe.py)
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
                   segment    ADE20K segmentation with UperNet: segment train|eval|predict
+                  detect     COCO detection + instance segmentation with Mask R-CNN: detect train|eval|predict
                   eval-seg   mIoU/mAcc/aAcc of prediction PNGs, as mmsegmentation computes them (one JSON line)
                   eval-coco  COCO box/mask AP of a results file, as pycocotools' COCOeval computes it (one JSON line)
                   summary    parameters per part and FLOPs per image of a preset
@@ -118,7 +132,7 @@ try
             return command is "help" or "--help" ? 0 : 2;
     }
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or CheckpointException or ConvMAE.Data.Coco.CocoFormatException
+catch (Exception e) when (e is ArgumentException and not ArgumentOutOfRangeException or IOException or InvalidDataException or CheckpointException or ConvMAE.Data.Coco.CocoFormatException
                               or NonFiniteLossException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException)
 {
     display.Line($"convmae {command}: {e.Message}");
@@ -164,6 +178,23 @@ int Report(RunResult r)
     if (r.Last is { } last)
         display.Line($"final train loss {last.TrainLoss:F4}" + string.Concat(last.Eval.Select(kv => $", val {kv.Key} {kv.Value:F2}")));
     return 0;
+}
+
+int ReportDet(ConvMAE.Detection.DetResult r)
+{
+    // One JSON line with both sets of 12 numbers, then detectron2's AP tables on stderr for people.
+    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { bbox = r.Bbox, segm = r.Segm, images = r.Images, detections = r.Detections.Count },
+        new System.Text.Json.JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+    foreach (var (name, stats) in new[] { ("bbox", r.Bbox), ("segm", r.Segm) })
+        Console.Error.WriteLine($"{name}: " + string.Join("  ", ConvMAE.Evaluation.CocoEvaluator.StatNames.Take(6)
+            .Select((n, i) => $"{n} {(stats[i] < 0 ? "nan" : (100 * stats[i]).ToString("F2"))}")));
+    return 0;
+}
+
+int ReportPredict((ConvMAE.Detection.DetResult Result, string Path) p)
+{
+    Console.Error.WriteLine($"{p.Result.Detections.Count} detections on {p.Result.Images} images written to {p.Path}");
+    return ReportDet(p.Result);
 }
 
 int ReportSeg(ConvMAE.Evaluation.SegResult r)

@@ -60,6 +60,10 @@ public sealed record BenchResult
     /// <summary>segment: milliseconds of one slide inference (min/median/max) on an infer_height×infer_width image.</summary>
     [JsonPropertyName("slide_infer_ms")] public StepTimes? SlideInferMs { get; init; }
     [JsonPropertyName("slide_windows")] public int? SlideWindows { get; init; }
+    /// <summary>detect: inference of one image (detector + post-processing), its counted GFLOP and achieved GFLOP/s.</summary>
+    [JsonPropertyName("infer_ms")] public StepTimes? InferMs { get; init; }
+    [JsonPropertyName("infer_gflop")] public double? InferGflop { get; init; }
+    [JsonPropertyName("infer_achieved_gflops")] public double? InferAchievedGflops { get; init; }
 }
 
 public sealed record StepTimes([property: JsonPropertyName("min")] double Min, [property: JsonPropertyName("median")] double Median,
@@ -95,7 +99,8 @@ public static class Benchmark
             "infer" => Infer(a, progress),
             "data" => Data(a, progress),
             "segment" => Segment(a, progress),
-            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data or segment"),
+            "detect" => DetectBench.Run(a, progress),
+            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment or detect"),
         };
         return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__ };
     }

@@ -68,9 +68,9 @@ public static class BoxOps
     {
         int n = (int)boxes.shape[0];
         if (n == 0) return [];
-        var b = boxes.detach().to(float32).cpu().data<float>().ToArray();
-        var s = scores.detach().to(float32).cpu().data<float>().ToArray();
-        var g = groups.detach().to(int64).cpu().data<long>().ToArray();
+        var b = boxes.detach().to(float32).cpu().ToHost<float>();
+        var s = scores.detach().to(float32).cpu().ToHost<float>();
+        var g = groups.detach().to(int64).cpu().ToHost<long>();
         var order = Enumerable.Range(0, n).OrderByDescending(i => s[i]).ToArray();   // stable: ties keep index order
         var suppressed = new bool[n];
         var keep = new List<long>();
@@ -148,4 +148,12 @@ public static class Sampling
         for (int i = 0; i < k; i++) { int j = rng.Next(i, copy.Length); (copy[i], copy[j]) = (copy[j], copy[i]); }
         return copy[..k];
     }
+}
+
+/// <summary>Tensor contents as a managed array.</summary>
+internal static class TensorHost
+{
+    /// <summary>The elements in row-major order; empty for an empty tensor (TorchSharp's accessor throws on those, and
+    /// detection meets them all the time: no proposals kept, no detections above the threshold, no ground truth).</summary>
+    public static T[] ToHost<T>(this Tensor t) where T : unmanaged => t.numel() == 0 ? [] : t.contiguous().data<T>().ToArray();
 }

@@ -36,13 +36,14 @@ public sealed class MaskRcnn : nn.Module
     /// <summary>(x − mean) / std of [B,3,S,S] RGB in 0..255 (padding included, as detectron2 normalises the padded image).</summary>
     public Tensor Normalize(Tensor images) => (images.to(float32) - pixelStats[0].to(images.device)) / pixelStats[1].to(images.device);
 
-    /// <summary>The pyramid p2..p6 of normalised images.</summary>
-    public Tensor[] Features(Tensor normalized) => Backbone.call(normalized);
+    /// <summary>The pyramid p2..p6 of normalised images, in the weights' dtype (bf16 under mixed precision; RoIAlign keeps
+    /// it, the box arithmetic, NMS and mask pasting run in float32).</summary>
+    public Tensor[] Features(Tensor normalized) => Backbone.call(normalized.to(Backbone.BottomUp.PosEmbed.dtype));
 
     /// <summary>The five named losses of a batch: loss_rpn_cls, loss_rpn_loc, loss_cls, loss_box_reg, loss_mask.</summary>
     public Dictionary<string, Tensor> Losses(Tensor images, ImageTargets[] targets, Random rng)
     {
-        var features = Features(Normalize(images)).Select(f => f.to(float32)).ToArray();
+        var features = Features(Normalize(images));
         var (proposals, losses) = ProposalGenerator.Forward(features, Config.ImageSize, targets, rng);
         foreach (var (k, v) in RoiHeadsModule.Losses(features, proposals, targets, rng)) losses[k] = v;
         return losses;
@@ -52,7 +53,7 @@ public sealed class MaskRcnn : nn.Module
     public Detections[] Detect(Tensor images)
     {
         using var _ = no_grad();
-        var features = Features(Normalize(images)).Select(f => f.to(float32)).ToArray();
+        var features = Features(Normalize(images));
         var (proposals, _) = ProposalGenerator.Forward(features, Config.ImageSize, null, new Random(0));
         return RoiHeadsModule.Inference(features, proposals, Config.ImageSize);
     }
@@ -66,9 +67,9 @@ public sealed class MaskRcnn : nn.Module
     {
         int S = Config.ImageSize;
         double scale = Math.Max((double)width / S, (double)height / S);
-        var boxes = d.Boxes.to(float64).cpu().data<double>().ToArray();
-        var scores = d.Scores.to(float64).cpu().data<double>().ToArray();
-        var classes = d.Classes.to(int64).cpu().data<long>().ToArray();
+        var boxes = d.Boxes.to(float64).cpu().ToHost<double>();
+        var scores = d.Scores.to(float64).cpu().ToHost<double>();
+        var classes = d.Classes.to(int64).cpu().ToHost<long>();
         int n = scores.Length;
         var keptBoxes = new List<double[]>(); var keptScores = new List<double>(); var keptClasses = new List<int>(); var masks = new List<Rle>();
         for (int i = 0; i < n; i++)
@@ -98,7 +99,7 @@ public sealed class MaskRcnn : nn.Module
             var grid = stack([gx.view(1, w).expand(h, w), gy.view(h, 1).expand(h, w)], 2).unsqueeze(0);   // [1,h,w,2]
             var sampled = nn.functional.grid_sample(probs.view(1, 1, probs.shape[0], probs.shape[1]).to(float32), grid,
                                                     mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Zeros, align_corners: false);
-            var on = sampled.view(h, w).ge(0.5).to(ScalarType.Byte).contiguous().data<byte>().ToArray();
+            var on = sampled.view(h, w).ge(0.5).to(ScalarType.Byte).contiguous().ToHost<byte>();
             for (int y = 0; y < h; y++) Buffer.BlockCopy(on, y * w, full, (ya + y) * width + xa, w);
         }
         return Rle.Encode(full, height, width);

@@ -37,6 +37,40 @@ public sealed record MaskRcnnConfig
 
     public static MaskRcnnConfig Base { get; } = new();
 
+    /// <summary>
+    /// The CPU preset for the embedded data (128 px, objects of 8-64 px): the quickstart encoder's shape
+    /// (convmae_tiny_cpu, so its pretraining checkpoints load into the backbone) with window 4 and the last block
+    /// global; FPN 64 wide; anchors 8..128 (the official 32..512 scaled to the input); 2 convs + fc 256 in the box
+    /// head, 2 convs in the mask head; fewer proposals and sampled RoIs.
+    /// </summary>
+    public static MaskRcnnConfig Cpu(int numClasses) => new()
+    {
+        Backbone = new DetBackboneConfig
+        {
+            ImgSize = [128, 32, 16], EmbedDim = [32, 64, 128], Depth = [1, 1, 2], NumHeads = 4, WindowSize = 4, GlobalBlocks = [1],
+        },
+        NumClasses = numClasses, FpnOutChannels = 64, AnchorSizes = [8, 16, 32, 64, 128], RpnPreNmsTopk = [600, 300],
+        RpnPostNmsTopk = [300, 300], RoiBatchSizePerImage = 128, BoxHeadConvDims = [64, 64], BoxHeadFcDim = 256,
+        MaskHeadConvDims = [64, 64, 64],
+    };
+
+    public static MaskRcnnConfig Preset(string name, int numClasses) => name switch
+    {
+        "mask_rcnn_convmae_base" => Base with { NumClasses = numClasses },
+        "mask_rcnn_convmae_cpu" => Cpu(numClasses),
+        _ => throw new ArgumentException($"--model {name}: expected mask_rcnn_convmae_base or mask_rcnn_convmae_cpu"),
+    };
+
+    /// <summary>The same detector for square inputs of <paramref name="size"/> pixels (the backbone's stage sizes follow).</summary>
+    public MaskRcnnConfig WithInputSize(int size)
+    {
+        var b = Backbone;
+        int s1 = size / b.PatchSize[0], s2 = s1 / b.PatchSize[1];
+        if (size % (b.PatchSize[0] * b.PatchSize[1] * b.PatchSize[2] * 2) != 0)
+            throw new ArgumentException($"--input_size {size}: must be divisible by {b.PatchSize[0] * b.PatchSize[1] * b.PatchSize[2] * 2}");
+        return this with { Backbone = b with { ImgSize = [size, s1, s2] } };
+    }
+
     public MaskRcnnConfig Validate()
     {
         Backbone.Validate();

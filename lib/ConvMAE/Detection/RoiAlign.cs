@@ -26,7 +26,7 @@ public static class RoiAlign
         int H = (int)features.shape[2], W = (int)features.shape[3];
         int R = (int)rois.shape[0];
         if (R == 0) return zeros([0, C, outH, outW], features.dtype);
-        var r = rois.detach().to(float64).cpu().data<double>().ToArray();
+        var r = rois.detach().to(float64).cpu().ToHost<double>();
         var pixel = new List<long>();
         var cell = new List<long>();
         var weight = new List<float>();

@@ -171,7 +171,7 @@ public sealed class RoiHeads : nn.Module
                 var (matches, labels) = matcher.Match(BoxOps.PairwiseIou(gt, boxes));
                 var cls = gt.shape[0] == 0 ? full_like(matches, (long)K)
                         : where(labels.eq(0), full_like(matches, (long)K), t.Classes.index_select(0, matches));
-                var (pos, neg) = Sampling.Subsample(cls.data<long>().ToArray(), config.RoiBatchSizePerImage, config.RoiPositiveFraction, K, rng);
+                var (pos, neg) = Sampling.Subsample(cls.ToHost<long>(), config.RoiBatchSizePerImage, config.RoiPositiveFraction, K, rng);
                 var sampled = tensor(pos.Concat(neg).ToArray(), int64);
                 sampledBoxes[i] = boxes.index_select(0, sampled);
                 classes.Add(cls.index_select(0, sampled));

@@ -131,7 +131,7 @@ public sealed class Rpn : nn.Module
             {
                 var gt = targets[i].Boxes.to(allAnchors.device);
                 var (matches, lab) = matcher.Match(BoxOps.PairwiseIou(gt, allAnchors));
-                var (pos, neg) = Sampling.Subsample(lab.data<long>().ToArray(), config.RpnBatchSizePerImage, config.RpnPositiveFraction, 0, rng);
+                var (pos, neg) = Sampling.Subsample(lab.ToHost<long>(), config.RpnBatchSizePerImage, config.RpnPositiveFraction, 0, rng);
                 var sampled = full_like(lab, -1L);
                 if (pos.Length > 0) sampled.index_fill_(0, tensor(pos), 1);
                 if (neg.Length > 0) sampled.index_fill_(0, tensor(neg), 0);

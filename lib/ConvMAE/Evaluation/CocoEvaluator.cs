@@ -40,6 +40,8 @@ public static class CocoEvaluator
 
     public static double[] Evaluate(CocoInstances gt, IReadOnlyList<CocoAnnotation> results, CocoIouType type, string resultsName = "results")
     {
+        // pycocotools' loadRes reads the first result to choose its branch and fails on an empty list; say so plainly.
+        if (results.Count == 0) throw new CocoFormatException($"{resultsName}: no results to evaluate (pycocotools' loadRes fails on an empty list)");
         // COCO.createIndex: images and annotations are dicts keyed by id, so a repeated id keeps the last entry.
         var images = new Dictionary<long, CocoImage>();
         foreach (var im in gt.Images) images[im.Id] = im;

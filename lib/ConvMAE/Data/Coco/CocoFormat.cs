@@ -40,7 +40,10 @@ public sealed record CocoAnnotation
 public sealed record CocoInstances(string Path, IReadOnlyList<CocoImage> Images, IReadOnlyList<CocoCategory> Categories,
                                    IReadOnlyList<CocoAnnotation> Annotations)
 {
-    public static CocoInstances Load(string path)
+    /// <summary>Reads an instances file. With <paramref name="badAnnotation"/> given, an annotation that cannot be parsed
+    /// (a missing or non-numeric field, a malformed segmentation) is reported there (the message names its id) and left
+    /// out, instead of failing the whole file; images and categories must always be well formed.</summary>
+    public static CocoInstances Load(string path, Action<CocoFormatException>? badAnnotation = null)
     {
         using var doc = ReadJson(path);
         var root = doc.RootElement;
@@ -52,9 +55,16 @@ public sealed record CocoInstances(string Path, IReadOnlyList<CocoImage> Images,
             Long(e, "id", path, $"categories[{i}]"),
             e.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "")).ToList();
         var annotations = root.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Array
-            ? a.EnumerateArray().Select((e, i) => ParseAnnotation(e, path, i, isResult: false)).ToList()
+            ? a.EnumerateArray().Select((e, i) => TryParse(e, i)).OfType<CocoAnnotation>().ToList()
             : [];
         return new CocoInstances(path, images, categories, annotations);
+
+        CocoAnnotation? TryParse(JsonElement e, int i)
+        {
+            if (badAnnotation is null) return ParseAnnotation(e, path, i, isResult: false);
+            try { return ParseAnnotation(e, path, i, isResult: false); }
+            catch (CocoFormatException bad) { badAnnotation(bad); return null; }
+        }
     }
 
     /// <summary>Reads a results file (a JSON array of detections in the official results format).</summary>

@@ -1,4 +1,10 @@
+// data-prep compiles this file too (its generator rasterises polygons exactly as COCO readers will) under its own
+// namespace, so that assemblies referencing both the kit and data-prep see two distinct types.
+#if CONVMAE_DATAPREP
+namespace ConvMAE.DataPrep.Coco;
+#else
 namespace ConvMAE.Data.Coco;
+#endif
 
 /// <summary>
 /// COCO's run-length mask code, reproducing pycocotools' maskApi.c operation for operation so that areas, boxes

@@ -90,7 +90,8 @@ public sealed record SegPipeline(int ScaleLong = 2048, int ScaleShort = 512, dou
         return (ci, cl, cw, ch);
     }
 
-    static byte[] FlipH(byte[] a, int w, int h, int channels)
+    /// <summary>Left-right mirror of a w×h array of <paramref name="channels"/> bytes per pixel.</summary>
+    public static byte[] FlipH(byte[] a, int w, int h, int channels)
     {
         var r = new byte[a.Length];
         for (int y = 0; y < h; y++)
