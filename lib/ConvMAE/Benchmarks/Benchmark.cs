@@ -264,7 +264,8 @@ public static class Benchmark
     }
 
     /// <summary>Runs warm-up then timed steps, each in its own dispose scope and GC guard (as the trainer does).</summary>
-    static List<double> TimeSteps(BenchArgs a, Action<string>? progress, string what, Action step)
+    /// <summary>Warm-up then timed runs of <paramref name="step"/>, each in a dispose scope inside the native-call guard.</summary>
+    internal static List<double> TimeSteps(BenchArgs a, Action<string>? progress, string what, Action step)
     {
         var times = new List<double>();
         for (int i = 0; i < a.Warmup + a.Steps; i++)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using ConvMAE.DataPrep;
 using ConvMAE.Env;
 using ConvMAE.Training;
+using ConvMAE.Tests.Support;
 using Xunit;
 
 namespace ConvMAE.Tests.Segmentation;
@@ -11,14 +12,7 @@ namespace ConvMAE.Tests.Segmentation;
 [Trait("Category", "Integration")]
 public class SegmentCliTests
 {
-    static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "ConvMAE.Cli");
-
-    static Proc.Result Run(params string[] args)
-    {
-        var r = Proc.Run(Cli, args, timeout: TimeSpan.FromMinutes(5));
-        Assert.True(r.ExitCode == 0, $"convmae {string.Join(' ', args)}:\n{r.Combined}");
-        return r;
-    }
+    static Proc.Result Run(params string[] args) => KitCli.Run(args);
 
     [Fact]
     public void Train_eval_and_predict_a_tiny_segmenter_and_eval_seg_agrees()

@@ -64,6 +64,27 @@ public class BenchmarkTests
         Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 50);
     }
 
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void Detect_bench_times_a_training_step_and_one_image_inference_with_counted_flops(string dtype)
+    {
+        var j = Bench("detect", "--model", "mask_rcnn_convmae_cpu", "--input_size", "64", "--batch_size", "2", "--steps", "2",
+                      "--warmup", "1", "--dtype", dtype);
+        Assert.Equal("mask_rcnn_convmae_cpu", j.GetProperty("model").GetString());
+        Assert.Equal(64, j.GetProperty("input_size").GetInt32());
+        double median = j.GetProperty("step_ms").GetProperty("median").GetDouble(), ips = j.GetProperty("img_per_s").GetDouble();
+        Assert.Equal(2 / (median / 1000), ips, 0.01 * ips);
+        double gflop = j.GetProperty("gflop_per_img").GetDouble();
+        Assert.True(gflop > 0);
+        Assert.Equal(gflop * ips, j.GetProperty("achieved_gflops").GetDouble(), 0.02 * gflop * ips + 0.1);
+        var infer = j.GetProperty("infer_ms");
+        double inferMedian = infer.GetProperty("median").GetDouble(), inferGflop = j.GetProperty("infer_gflop").GetDouble();
+        Assert.True(inferMedian > 0 && inferGflop > 0);
+        Assert.Equal(inferGflop / (inferMedian / 1000), j.GetProperty("infer_achieved_gflops").GetDouble(), 0.02 * inferGflop / (inferMedian / 1000) + 0.1);
+        Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 50);
+    }
+
     [Fact]
     public void Infer_and_data_modes_report_and_a_missing_mode_is_named()
     {
