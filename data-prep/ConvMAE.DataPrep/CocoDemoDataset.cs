@@ -128,7 +128,7 @@ public static class CocoDemoDataset
                 ["category_id"] = Categories[parts[0].Category].Id, ["iscrowd"] = crowd ? 1 : 0, ["area"] = (double)area,
                 ["bbox"] = new JsonArray(bbox.Select(v => (JsonNode)JsonValue.Create(v)).ToArray()),
             };
-            bool whole = !crowd && area == Rle.Encode(parts[0].Mask, h, w).Area();
+            bool whole = !crowd && area == parts[0].Mask.Count(b => b != 0);
             if (whole) ann["segmentation"] = new JsonArray(new JsonArray(parts[0].Polygon.Select(v => (JsonNode)JsonValue.Create(v)).ToArray()));
             else if (crowd || rng.Next(2) == 0)
                 ann["segmentation"] = new JsonObject { ["size"] = new JsonArray(h, w), ["counts"] = new JsonArray(rle.Counts.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()) };

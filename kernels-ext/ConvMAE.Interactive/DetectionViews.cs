@@ -18,18 +18,13 @@ public static class DetectionViews
         int w = image.Width, h = image.Height;
         for (int k = 0; k < boxes.Count; k++)
         {
-            var (r, g, b) = SegmentationViews.Colour(classes[k]);
+            var colour = SegmentationViews.Colour(classes[k]);
             if (masks is not null)
                 for (int i = 0; i < w * h; i++)
-                    if (masks[k][i] != 0)
-                    {
-                        rgb[i * 3] = (byte)(rgb[i * 3] * (1 - alpha) + r * alpha);
-                        rgb[i * 3 + 1] = (byte)(rgb[i * 3 + 1] * (1 - alpha) + g * alpha);
-                        rgb[i * 3 + 2] = (byte)(rgb[i * 3 + 2] * (1 - alpha) + b * alpha);
-                    }
-            Outline(rgb, w, h, boxes[k], (r, g, b), dashed?[k] ?? false);
+                    if (masks[k][i] != 0) SegmentationViews.Tint(rgb, i, colour, alpha);
+            Outline(rgb, w, h, boxes[k], colour, dashed?[k] ?? false);
         }
-        return ToTensor(rgb, w, h);
+        return SegmentationViews.ToTensor(rgb, w, h);
     }
 
     /// <summary>An image's ground truth as the reader gives it (crowd regions dashed).</summary>
@@ -60,7 +55,7 @@ public static class DetectionViews
     {
         var rgb = (byte[])image.Data.Clone();
         for (int k = 0; k < boxes.Count; k++) Outline(rgb, image.Width, image.Height, boxes[k], SegmentationViews.Colour(colours[k]), false);
-        return ToTensor(rgb, image.Width, image.Height);
+        return SegmentationViews.ToTensor(rgb, image.Width, image.Height);
     }
 
     /// <summary>A feature map [1,C,H,W] as a heat map of its per-position L2 norm over channels, scaled to [0,1] and
@@ -88,7 +83,4 @@ public static class DetectionViews
         for (int x = x1; x <= x2; x++) { Set(x, y1); Set(x, y2); }
         for (int y = y1; y <= y2; y++) { Set(x1, y); Set(x2, y); }
     }
-
-    static Tensor ToTensor(byte[] rgb, int width, int height) =>
-        tensor(rgb, [height, width, 3], dtype: ScalarType.Byte).permute(2, 0, 1).to(float32).div(255);
 }

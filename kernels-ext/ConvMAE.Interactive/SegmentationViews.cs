@@ -40,7 +40,8 @@ public static class SegmentationViews
     /// <summary>An RGB image as [3,H,W] in [0,1].</summary>
     public static Tensor ToTensor(Rgb8Image image) => ToTensor(image.Data, image.Width, image.Height);
 
-    static Tensor ToTensor(byte[] rgb, int width, int height) =>
+    /// <summary>Row-major RGB bytes (w×h) as [3,H,W] in [0,1].</summary>
+    internal static Tensor ToTensor(byte[] rgb, int width, int height) =>
         tensor(rgb, [height, width, 3], dtype: ScalarType.Byte).permute(2, 0, 1).to(float32).div(255);
 
     /// <summary>Classes painted over the image with the given opacity (ignored pixels left as they are).</summary>
@@ -50,12 +51,17 @@ public static class SegmentationViews
         for (int i = 0; i < classes.Length; i++)
         {
             if (classes[i] == 255) continue;
-            var (r, g, b) = Colour(classes[i]);
-            rgb[i * 3] = (byte)(rgb[i * 3] * (1 - alpha) + r * alpha);
-            rgb[i * 3 + 1] = (byte)(rgb[i * 3 + 1] * (1 - alpha) + g * alpha);
-            rgb[i * 3 + 2] = (byte)(rgb[i * 3 + 2] * (1 - alpha) + b * alpha);
+            Tint(rgb, i, Colour(classes[i]), alpha);
         }
         return ToTensor(rgb, image.Width, image.Height);
+    }
+
+    /// <summary>Pixel <paramref name="i"/> of RGB bytes mixed with colour <paramref name="c"/> at opacity <paramref name="alpha"/>.</summary>
+    internal static void Tint(byte[] rgb, int i, (byte R, byte G, byte B) c, double alpha)
+    {
+        rgb[i * 3] = (byte)(rgb[i * 3] * (1 - alpha) + c.R * alpha);
+        rgb[i * 3 + 1] = (byte)(rgb[i * 3 + 1] * (1 - alpha) + c.G * alpha);
+        rgb[i * 3 + 2] = (byte)(rgb[i * 3 + 2] * (1 - alpha) + c.B * alpha);
     }
 
     /// <summary>The windows (y1, y2, x1, x2) outlined on the image, one colour each, two pixels wide.</summary>

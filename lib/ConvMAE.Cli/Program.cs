@@ -59,8 +59,7 @@ try
         }
         case "segment":
         {
-            var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
-            if (mode.Length > 0) rest.RemoveAt(0);
+            var mode = TakeMode();
             return Command<SegmentArgs>("ADE20K semantic segmentation with UperNet: segment train|eval|predict [flags] " +
                                         "(eval/predict read --resume CHECKPOINT; predict writes --out_dir).", a => mode switch
             {
@@ -72,8 +71,7 @@ try
         }
         case "detect":
         {
-            var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
-            if (mode.Length > 0) rest.RemoveAt(0);
+            var mode = TakeMode();
             return Command<DetectArgs>("COCO detection and instance segmentation with Mask R-CNN: detect train|eval|predict [flags] " +
                                        "(eval/predict read --resume CHECKPOINT; predict writes the results JSON).", a => mode switch
             {
@@ -98,8 +96,7 @@ try
             });
         case "bench":
         {
-            var mode = rest.Count > 0 && !rest[0].StartsWith('-') ? rest[0] : "";
-            if (mode.Length > 0) rest.RemoveAt(0);
+            var mode = TakeMode();
             return Command<ConvMAE.Benchmarks.BenchArgs>(
                 "Time the kit's steps: bench pretrain|finetune|infer|data|segment|detect [flags]; prints one JSON line (progress on stderr).", a =>
                 {
@@ -170,6 +167,15 @@ int ReportQuickstart(QuickstartArgs q, QuickstartResult r)
         summary: {Path.Combine(Path.GetFullPath(q.OutputDir), "summary.json")}
         """);
     return 0;
+}
+
+// The word after a command with modes (segment train, detect eval, bench pretrain): removed from the flags; "" if absent.
+string TakeMode()
+{
+    if (rest.Count == 0 || rest[0].StartsWith('-')) return "";
+    var mode = rest[0];
+    rest.RemoveAt(0);
+    return mode;
 }
 
 int Report(RunResult r)

@@ -27,6 +27,7 @@ public static class DetEvaluation
         int n = limit > 0 ? Math.Min(limit, data.Count) : data.Count;
         var detections = new List<CocoAnnotation>();
         var evaluated = new List<CocoImage>();
+        var device = model.parameters().First().device;
         bool wasTraining = model.training;
         model.eval();
         try
@@ -44,7 +45,6 @@ public static class DetEvaluation
                     using (NewDisposeScope())
                     {
                         var batch = new DetHostBatch(0, start / batchSize, samples);
-                        var device = model.parameters().First().device;
                         var dets = model.Detect(batch.Images(device));
                         for (int i = 0; i < samples.Count; i++)
                             detections.AddRange(ToResults(model.Postprocess(dets[i], samples[i].Height, samples[i].Width), samples[i].ImageId, data.CategoryIds));

@@ -140,12 +140,14 @@ public sealed class RoiHeads : nn.Module
     readonly MaskRcnnConfig config;
     readonly int[] strides;
     readonly BoxCoder coder = new(10, 10, 5, 5);
+    readonly Matcher matcher;
     const int BoxPool = 7, MaskPool = 14;
 
     public RoiHeads(MaskRcnnConfig config, int[] strides) : base(nameof(RoiHeads))
     {
         this.config = config;
         this.strides = strides;
+        matcher = new Matcher([config.RoiIouThreshold], [0, 1], AllowLowQualityMatches: false);
         BoxHeadModule = new BoxHead(config.FpnOutChannels, config.BoxHeadConvDims, config.BoxHeadFcDim, BoxPool);
         Predictor = new BoxPredictor(config.BoxHeadFcDim, config.NumClasses);
         MaskHeadModule = new MaskHead(config.FpnOutChannels, config.MaskHeadConvDims, config.NumClasses);
@@ -167,7 +169,6 @@ public sealed class RoiHeads : nn.Module
                 var t = targets[i];
                 var gt = t.Boxes.to(float32);
                 var boxes = cat([proposals[i], gt], 0);                              // add_ground_truth_to_proposals
-                var matcher = new Matcher([config.RoiIouThreshold], [0, 1], false);
                 var (matches, labels) = matcher.Match(BoxOps.PairwiseIou(gt, boxes));
                 var cls = gt.shape[0] == 0 ? full_like(matches, (long)K)
                         : where(labels.eq(0), full_like(matches, (long)K), t.Classes.index_select(0, matches));
@@ -230,7 +231,6 @@ public sealed class RoiHeads : nn.Module
         var probs = nn.functional.softmax(logits.to(float32), 1);
         var result = new Detections[proposals.Length];
         long offset = 0;
-        var kept = new Tensor[proposals.Length];
         for (int i = 0; i < proposals.Length; i++)
         {
             long n = proposals[i].shape[0];
@@ -246,10 +246,9 @@ public sealed class RoiHeads : nn.Module
             var keep = BoxOps.BatchedNms(b, s, c, config.TestNmsThresh);
             if (keep.Length > config.TestDetectionsPerImage) keep = keep[..config.TestDetectionsPerImage];
             var k = tensor(keep, int64);
-            kept[i] = b.index_select(0, k);
-            result[i] = new Detections(kept[i], s.index_select(0, k), c.index_select(0, k), null);
+            result[i] = new Detections(b.index_select(0, k), s.index_select(0, k), c.index_select(0, k), null);
         }
-        var maskLogits = MaskHeadModule.call(MultiLevelRoiPooler.Pool(features, kept, strides, MaskPool));   // [ΣD,K,28,28]
+        var maskLogits = MaskHeadModule.call(MultiLevelRoiPooler.Pool(features, result.Select(r => r.Boxes).ToArray(), strides, MaskPool));   // [ΣD,K,28,28]
         offset = 0;
         for (int i = 0; i < result.Length; i++)
         {

@@ -93,15 +93,7 @@ public static class DetectionRecipes
         // Official: AdamW betas (0.9, 0.999), weight decay on everything but norms, pos_embed and the relative-position tables.
         var groups = ParamGroups.DetectionWeightDecay(model, a.WeightDecay);
         var optimizer = new Training.AdamW(groups, a.EffectiveLr, 0.9, 0.999);
-        var options = new TrainOptions
-        {
-            MaxIter = a.MaxIter, Epochs = a.Epochs, Seed = a.Seed, OutputDir = a.OutputDir, AccumIter = a.AccumIter,
-            LogDir = string.IsNullOrEmpty(a.LogDir) ? null : a.LogDir,
-            Schedule = new WarmupCosine(a.EffectiveLr, a.WarmupLength, a.WarmupFactor),
-            CheckpointPeriod = a.CheckpointPeriod > 0 ? Period.Iterations(a.CheckpointPeriod) : Period.Never,
-            EvalPeriod = a.EvalPeriod > 0 ? Period.Iterations(a.EvalPeriod) : Period.Never,
-            MaxSteps = a.MaxSteps > 0 ? a.MaxSteps : null,
-        };
+        var options = RecipeRun.IterationOptions(a, new WarmupCosine(a.EffectiveLr, a.WarmupLength, a.WarmupFactor), a.EvalPeriod);
         obs.Info?.Invoke($"detect {a.Model} at {a.InputSize}px on {train.Count} images ({classes} categories), batch {a.BatchSize}, " +
                          $"lr {a.EffectiveLr:G3}, {a.MaxIter} iterations, cosine with {a.WarmupLength:P1} warmup, {a.Dtype}, device {device}");
         IReadOnlyDictionary<string, double> Evaluate(int epoch) =>

@@ -96,6 +96,17 @@ public static class RecipeRun
         MaxSteps = a.MaxSteps > 0 ? a.MaxSteps : null,
     };
 
+    /// <summary>The loop settings shared by the iteration-based recipes (detectron2/mmcv: --max_iter, evaluation and
+    /// checkpoints every N iterations, 0 meaning only at the end).</summary>
+    public static TrainOptions IterationOptions(RunArgs a, ILrSchedule schedule, int evalPeriod) => new()
+    {
+        MaxIter = a.MaxIter, Epochs = a.Epochs, Seed = a.Seed, OutputDir = a.OutputDir, AccumIter = a.AccumIter,
+        LogDir = string.IsNullOrEmpty(a.LogDir) ? null : a.LogDir, Schedule = schedule,
+        CheckpointPeriod = a.CheckpointPeriod > 0 ? Period.Iterations(a.CheckpointPeriod) : Period.Never,
+        EvalPeriod = evalPeriod > 0 ? Period.Iterations(evalPeriod) : Period.Never,
+        MaxSteps = a.MaxSteps > 0 ? a.MaxSteps : null,
+    };
+
     static object? JsonValue(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.String => e.GetString(),

@@ -100,15 +100,7 @@ public static class SegmentationRecipes
         // Official: AdamW betas (0.9, 0.999), the segmentation layer-decay constructor (13 layers for ConvMAE-B).
         var groups = ParamGroups.SegmentationLayerDecay(model.named_parameters(), a.WeightDecay, a.LayerDecay, config.Backbone.Depth[2]);
         var optimizer = new Training.AdamW(groups, a.EffectiveLr, 0.9, 0.999);
-        var options = new TrainOptions
-        {
-            MaxIter = a.MaxIter, Epochs = a.Epochs, Seed = a.Seed, OutputDir = a.OutputDir, AccumIter = a.AccumIter,
-            LogDir = string.IsNullOrEmpty(a.LogDir) ? null : a.LogDir,
-            Schedule = new WarmupPoly(a.EffectiveLr, a.Power, a.MinLr, a.WarmupIters, a.WarmupRatio),
-            CheckpointPeriod = a.CheckpointPeriod > 0 ? Period.Iterations(a.CheckpointPeriod) : Period.Never,
-            EvalPeriod = a.EvalPeriod > 0 ? Period.Iterations(a.EvalPeriod) : Period.Never,
-            MaxSteps = a.MaxSteps > 0 ? a.MaxSteps : null,
-        };
+        var options = RecipeRun.IterationOptions(a, new WarmupPoly(a.EffectiveLr, a.Power, a.MinLr, a.WarmupIters, a.WarmupRatio), a.EvalPeriod);
         obs.Info?.Invoke($"segment {a.Model} at {a.InputSize}px on {train.Count} images ({a.NumClasses} classes), batch {a.BatchSize}, " +
                          $"lr {a.EffectiveLr:G3}, {a.MaxIter} iterations, poly with {a.WarmupIters} warmup, {a.Dtype}, device {device}");
         IReadOnlyDictionary<string, double> Evaluate(int epoch)
