@@ -20,6 +20,9 @@ say() { echo "[setup] $*"; }
 incomplete=0
 
 command -v dotnet >/dev/null || { say "the .NET 10 SDK is required (dotnet not on PATH)"; exit 1; }
+# dotnet will not start when HOME names a folder that does not exist (fresh containers, service users): create it,
+# as a login would have. The folder persists, so test.sh and run.sh, which run this first, find it too.
+if [ -n "${HOME:-}" ] && [ ! -d "$HOME" ]; then mkdir -p "$HOME"; say "created the missing home folder $HOME"; fi
 
 # 1. Debian packages
 pkgs=(jupyter-nbconvert jupyter-client python3-ipykernel jupyter-notebook ffmpeg chromium)
