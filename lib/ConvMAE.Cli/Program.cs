@@ -81,6 +81,28 @@ try
                 _ => throw new ArgumentException("detect needs a mode: train, eval or predict"),
             });
         }
+        case "video":
+        {
+            var mode = TakeMode();
+            const string about = "Kinetics-400 / SSv2 video with VideoConvMAE (VideoMAE's flags): video pretrain|finetune|eval|extract-frames [flags]";
+            return mode switch
+            {
+                "pretrain" => Command<VideoPretrainArgs>(about + "; pretrain: masked-video pretraining with tube masking.",
+                                                         a => Report(VideoRecipes.Pretrain(a, observer))),
+                "finetune" => Command<VideoFinetuneArgs>(about + "; finetune: video classification (--eval: the multi-view test of --resume).", a =>
+                    a.Eval ? ReportVideo(VideoRecipes.Evaluate(a, Required(a.Resume, "video finetune --eval needs --resume CHECKPOINT"), observer))
+                           : Report(VideoRecipes.Finetune(a, observer))),
+                "eval" => Command<VideoFinetuneArgs>(about + "; eval: the multi-view test (--test_num_segment × --test_num_crop views, scores averaged).",
+                    a => ReportVideo(VideoRecipes.Evaluate(a, Required(a.Resume, "video eval needs --resume CHECKPOINT"), observer))),
+                "extract-frames" => Command<VideoPretrainArgs>(about + "; extract-frames: decode every video of --data_path once into JPEG frames " +
+                    "beside it, which the loaders then read instead of the video.", a =>
+                    {
+                        display.Line(VideoData.ExtractFrames(a, observer));
+                        return 0;
+                    }),
+                _ => throw new ArgumentException("video needs a mode: pretrain, finetune, eval or extract-frames"),
+            };
+        }
         case "eval-seg":
             return Command<EvalSegArgs>("mmsegmentation's mIoU/mAcc/aAcc of prediction PNGs against ground-truth PNGs; one JSON line.", a =>
             {
@@ -98,9 +120,9 @@ try
         {
             var mode = TakeMode();
             return Command<ConvMAE.Benchmarks.BenchArgs>(
-                "Time the kit's steps: bench pretrain|finetune|infer|data|segment|detect [flags]; prints one JSON line (progress on stderr).", a =>
+                "Time the kit's steps: bench pretrain|finetune|infer|data|segment|detect|video [flags]; prints one JSON line (progress on stderr).", a =>
                 {
-                    if (mode.Length == 0) throw new ArgumentException("bench needs a mode: pretrain, finetune, infer, data, segment or detect");
+                    if (mode.Length == 0) throw new ArgumentException("bench needs a mode: pretrain, finetune, infer, data, segment, detect or video");
                     var r = ConvMAE.Benchmarks.Benchmark.Run(a with { Mode = mode }, line => Console.Error.WriteLine(line));
                     Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(r, new System.Text.Json.JsonSerializerOptions
                     {
@@ -120,6 +142,7 @@ try
                   eval       top-1/top-5 of a classifier checkpoint     (main_finetune.py --eval)
                   segment    ADE20K segmentation with UperNet: segment train|eval|predict
                   detect     COCO detection + instance segmentation with Mask R-CNN: detect train|eval|predict
+                  video      Kinetics-400 / SSv2 with VideoConvMAE: video pretrain|finetune|eval|extract-frames
                   eval-seg   mIoU/mAcc/aAcc of prediction PNGs, as mmsegmentation computes them (one JSON line)
                   eval-coco  COCO box/mask AP of a results file, as pycocotools' COCOeval computes it (one JSON line)
                   summary    parameters per part and FLOPs per image of a preset
@@ -129,7 +152,7 @@ try
             return command is "help" or "--help" ? 0 : 2;
     }
 }
-catch (Exception e) when (e is ArgumentException and not ArgumentOutOfRangeException or IOException or InvalidDataException or CheckpointException or ConvMAE.Data.Coco.CocoFormatException
+catch (Exception e) when (e is ArgumentException and not ArgumentOutOfRangeException or IOException or InvalidDataException or CheckpointException or ConvMAE.Data.Coco.CocoFormatException or ConvMAE.Data.Video.VideoDataException
                               or NonFiniteLossException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException)
 {
     display.Line($"convmae {command}: {e.Message}");
@@ -210,6 +233,15 @@ int ReportSeg(ConvMAE.Evaluation.SegResult r)
     Console.Error.WriteLine($"{"class",-6} {"IoU",8} {"Acc",8}");
     for (int k = 0; k < r.IoU.Length; k++) Console.Error.WriteLine($"{k,-6} {100 * r.IoU[k],8:F2} {100 * r.Acc[k],8:F2}");
     Console.Error.WriteLine($"aAcc {100 * r.AAcc:F2}  mIoU {100 * r.MIoU:F2}  mAcc {100 * r.MAcc:F2}");
+    return 0;
+}
+
+int ReportVideo(ConvMAE.Video.VideoEvalResult r)
+{
+    // VideoMAE's final line, then the per-class accuracy on stderr for people.
+    Console.WriteLine($"Accuracy of the network on the {r.Videos} test videos ({r.Views} views each): top-1 {r.Acc1:F2}% top-5 {r.Acc5:F2}% loss {r.Loss:F4}");
+    var perClass = r.PerClassAccuracy();
+    for (int k = 0; k < perClass.Length; k++) Console.Error.WriteLine($"{perClass[k],7:F1} %  {r.Classes[k]}");
     return 0;
 }
 

@@ -64,6 +64,14 @@ public sealed record BenchResult
     [JsonPropertyName("infer_ms")] public StepTimes? InferMs { get; init; }
     [JsonPropertyName("infer_gflop")] public double? InferGflop { get; init; }
     [JsonPropertyName("infer_achieved_gflops")] public double? InferAchievedGflops { get; init; }
+    /// <summary>video: the finetuning step (step_ms is the pretraining step), the views of the multi-view inference
+    /// (infer_ms), and each phase's own peak resident memory (VmHWM reset before it).</summary>
+    [JsonPropertyName("finetune_step_ms")] public StepTimes? FinetuneStepMs { get; init; }
+    [JsonPropertyName("views")] public int? Views { get; init; }
+    [JsonPropertyName("num_frames")] public int? NumFrames { get; init; }
+    [JsonPropertyName("peak_rss_pretrain_mb")] public double? PeakRssPretrainMb { get; init; }
+    [JsonPropertyName("peak_rss_finetune_mb")] public double? PeakRssFinetuneMb { get; init; }
+    [JsonPropertyName("peak_rss_infer_mb")] public double? PeakRssInferMb { get; init; }
 }
 
 public sealed record StepTimes([property: JsonPropertyName("min")] double Min, [property: JsonPropertyName("median")] double Median,
@@ -100,7 +108,8 @@ public static class Benchmark
             "data" => Data(a, progress),
             "segment" => Segment(a, progress),
             "detect" => DetectBench.Run(a, progress),
-            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment or detect"),
+            "video" => VideoBench.Run(a, progress),
+            _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment, detect or video"),
         };
         return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__ };
     }
@@ -309,6 +318,14 @@ public static class Benchmark
             best = Math.Min(best, clock.Elapsed.TotalSeconds);
         }
         return 2.0 * n * n * (double)n / best / 1e9;
+    }
+
+    /// <summary>Resets the peak resident set (VmHWM) to the current one (Linux: "5" to /proc/self/clear_refs), so the
+    /// next <see cref="PeakRssMb"/> is the peak of what ran since; false where the kernel does not allow it.</summary>
+    public static bool ResetPeakRss()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>Peak resident set of this process in MiB (Linux VmHWM); NaN where /proc is missing.</summary>

@@ -85,6 +85,28 @@ public class BenchmarkTests
         Assert.True(j.GetProperty("peak_rss_mb").GetDouble() > 50);
     }
 
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void Video_bench_times_pretraining_finetuning_and_multi_view_inference_with_each_phases_memory(string dtype)
+    {
+        var j = Bench("video", "--model", "videoconvmae_tiny_cpu", "--input_size", "32", "--batch_size", "2", "--steps", "2",
+                      "--warmup", "1", "--dtype", dtype);
+        Assert.Equal("videoconvmae_tiny_cpu", j.GetProperty("model").GetString());
+        Assert.Equal(32, j.GetProperty("input_size").GetInt32());
+        Assert.Equal(8, j.GetProperty("num_frames").GetInt32());
+        Assert.Equal(15, j.GetProperty("views").GetInt32());           // Kinetics: 5 clips × 3 crops
+        double median = j.GetProperty("step_ms").GetProperty("median").GetDouble(), ips = j.GetProperty("img_per_s").GetDouble();
+        Assert.Equal(2 / (median / 1000), ips, 0.01 * ips);
+        foreach (var key in new[] { "finetune_step_ms", "infer_ms" })
+        {
+            var t = j.GetProperty(key);
+            Assert.True(t.GetProperty("min").GetDouble() > 0 && t.GetProperty("min").GetDouble() <= t.GetProperty("max").GetDouble(), key);
+        }
+        foreach (var key in new[] { "peak_rss_pretrain_mb", "peak_rss_finetune_mb", "peak_rss_infer_mb" })
+            Assert.True(j.GetProperty(key).GetDouble() > 50 && j.GetProperty(key).GetDouble() <= j.GetProperty("peak_rss_mb").GetDouble() + 1, key);
+    }
+
     [Fact]
     public void Infer_and_data_modes_report_and_a_missing_mode_is_named()
     {
