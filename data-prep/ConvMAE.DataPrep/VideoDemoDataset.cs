@@ -34,7 +34,7 @@ public sealed record VideoDemoFrames(byte[][] Frames, byte[] Background, (double
 /// diamond, triangle, arrow, L; none has a rotational symmetry under 72°, so a turn of 8-12° per frame shows), its
 /// diameter (14-24 px at 80 px), a named colour (jittered), a background (a two-colour gradient far from the object's
 /// colour, static pixel noise and faint blobs), a position and an orientation. The class is the motion, at 80 px:
-/// translations 1.5-2.5 px/frame (capped so the whole path fits, centre at most a quarter radius outside the frame),
+/// translations 1.5-2.5 px/frame (capped so the whole path fits with the centre at least a quarter radius inside the frame: 2.39-2.47 px/frame at 32 frames),
 /// rotation 8-12°/frame about the shape's centroid, bouncing 3-4 px/frame at 45±25° off the axes, reflected at the
 /// borders, drifting 0.4-0.6 px/frame in any direction. Speeds scale with --size.
 /// </summary>
@@ -130,7 +130,15 @@ public static class VideoDemoDataset
             var batches = clips.Select((c, k) => (c, k)).Chunk(BatchSize).ToArray();
             int done = 0;
             var gate = new object();
-            Parallel.ForEach(batches, new ParallelOptions { MaxDegreeOfParallelism = 2 }, batch =>
+            try
+            {
+                EncodeAll();
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);   // the first ffmpeg error, as itself
+            }
+            void EncodeAll() => Parallel.ForEach(batches, new ParallelOptions { MaxDegreeOfParallelism = 2 }, batch =>
             {
                 var frames = new List<byte[]>(batch.Length * o.Frames);
                 foreach (var (c, k) in batch)
@@ -236,7 +244,7 @@ public static class VideoDemoDataset
         var args = new List<string>
         {
             "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{o.Size}x{o.Size}",
-            "-r", o.Fps.ToString(), "-i", "-", "-fflags", "+bitexact", "-force_key_frames", $"expr:eq(mod(n,{f}),0)",
+            "-r", o.Fps.ToString(), "-i", "-",
         };
         foreach (var (codec, ext, format) in new[]
                  {
@@ -244,7 +252,9 @@ public static class VideoDemoDataset
                      (new[] { "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-crf", "32", "-b:v", "0" }, "webm", "webm"),
                  })
         {
-            args.AddRange(["-an", "-c:v", .. codec, "-pix_fmt", "yuv420p", "-threads", "1", "-g", f, "-keyint_min", f]);
+            // Options are per output: bit-exact muxing (no random WebM segment UID, no encoder version strings) for both.
+            args.AddRange(["-an", "-c:v", .. codec, "-pix_fmt", "yuv420p", "-threads", "1", "-g", f, "-keyint_min", f,
+                           "-force_key_frames", $"expr:eq(mod(n,{f}),0)", "-fflags", "+bitexact", "-flags:v", "+bitexact"]);
             if (count > 1) args.AddRange(["-f", "segment", "-segment_format", format, "-segment_frames", cuts, "-reset_timestamps", "1",
                                           Path.Combine(dir, "%04d." + ext)]);
             else args.Add(Path.Combine(dir, "0000." + ext));
@@ -341,8 +351,8 @@ public static class VideoDemoDataset
         {
             case 0: case 1: case 2: case 3:
             {
-                // Along the axis the centre may go a quarter radius outside the frame, so the object stays mostly visible.
-                double tlo = -0.25 * radius, thi = size + 0.25 * radius;
+                // Along the axis the centre stays a quarter radius inside the frame, so over half the object is always visible.
+                double tlo = 0.25 * radius, thi = size - 0.25 * radius;
                 double speed = Math.Min(Uniform(1.5, 2.5) * k, (thi - tlo) / (frames - 1));
                 double travel = speed * (frames - 1);
                 double start = Uniform(tlo, thi - travel);
