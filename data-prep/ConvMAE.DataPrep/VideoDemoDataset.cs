@@ -31,7 +31,7 @@ public sealed record VideoDemoFrames(byte[][] Frames, byte[] Background, (double
 /// Something-Something v2 (train/validation/labels JSON, <c>20bn-something-something-v2/&lt;id&gt;.webm</c> VP9).
 ///
 /// Per clip (all random, from the clip's own seed, with one distribution for every class): the shape (crescent,
-/// diamond, triangle, arrow, L; none has a rotational symmetry under 72°, so a turn of 8-12° per frame shows), its
+/// diamond, triangle, arrow, L; none has a rotational symmetry under 120°, so a turn of 8-12° per frame shows), its
 /// diameter (14-24 px at 80 px), a named colour (jittered), a background (a two-colour gradient far from the object's
 /// colour, static pixel noise and faint blobs), a position and an orientation. The class is the motion, at 80 px:
 /// translations 1.5-2.5 px/frame (capped so the whole path fits with the centre at least a quarter radius inside the frame: 2.39-2.47 px/frame at 32 frames),
