@@ -11,7 +11,8 @@
 #   4. Release build of the kit, which notebooks load from artifacts/bin/ConvMAE.Interactive/release/, and a check
 #      that TorchSharp computes in a child process with the package's own libtorch.
 #   5. The embedded demo datasets, unless they are already current: data/demo (data-prep generate-demo, ImageNet layout)
-#      data/ade-demo (data-prep generate-scenes, ADE20K layout) and data/coco-demo (data-prep generate-coco, COCO layout).
+#      data/ade-demo (data-prep generate-scenes, ADE20K layout), data/coco-demo (data-prep generate-coco, COCO layout)
+#      and data/video-demo (data-prep generate-video, Kinetics-400 and SSv2 layouts; needs ffmpeg from step 1).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -81,6 +82,12 @@ dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-demo
 dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-scenes --output data/ade-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
 # ... and the embedded detection data (COCO 2017 layout) for notebook 04 and the detect command.
 dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-coco --output data/coco-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
+# ... and the embedded video clips (Kinetics-400 and SSv2 layouts, encoded by ffmpeg) for the video commands.
+if command -v ffmpeg >/dev/null; then
+  dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-video --output data/video-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
+else
+  say "data/video-demo not generated: ffmpeg is missing (see the apt-get command above)"; incomplete=1
+fi
 
 if [ "$incomplete" -ne 0 ]; then say "set-up is incomplete: see the apt-get command above"; exit 1; fi
 say "ready"
