@@ -30,11 +30,11 @@ public static class VideoRecipes
         {
             MaskRatio = a.MaskRatio, MaskType = a.MaskType, Msd = a.Msd, NormTarget = a.NormlizeTarget, MaskedConv = a.MaskedConv,
         }).Validate();
-        var train = VideoData.Open(a, "train", obs);
+        var loader = VideoData.PretrainLoader(a, obs);
+        var train = loader.Source.Data;
         manual_seed(a.Seed);
         var model = new VideoMaskedAutoencoder(config);
         model.to(device);
-        var loader = VideoData.PretrainLoader(a, train);
         var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), a.WeightDecay), a.EffectiveLr, 0.9, 0.95);
         obs.Info?.Invoke($"video pretrain {a.Model} ({config.NumFrames}×{config.ImgSize}², stride {a.SamplingRate}) on {train.Count} " +
                          $"{a.DataSetName} clips, batch {a.BatchSize}, lr {a.EffectiveLr:G3}, tube mask {a.MaskRatio} " +
@@ -48,20 +48,19 @@ public static class VideoRecipes
     {
         obs ??= new RunObserver();
         var device = RecipeRun.Prepare(a);
-        var train = VideoData.Open(a, "train", obs);
-        var val = VideoData.Open(a, "val", obs);
-        int classes = a.NbClasses > 0 ? a.NbClasses : train.Classes.Count;
+        var loader = VideoData.FinetuneLoader(a, obs);
+        var train = loader.Source.Data;
+        var valLoader = VideoData.EvalLoader(a, "val", multiView: false, obs);
+        int classes = a.NbClasses > 0 ? a.NbClasses : train.NumClasses;
         var (model, configJson, makeCopy, depth) = BuildClassifier(a, classes, obs);
         model.to(device);
-        var loader = VideoData.FinetuneLoader(a, train);
         var groups = ParamGroups.LayerDecay(model.named_parameters(), a.WeightDecay, a.LayerDecay, depth,
                                             prefix: model is FrameAveragedConvViT ? "image." : "");
         var optimizer = new AdamW(groups, a.EffectiveLr);
-        var valLoader = VideoData.EvalLoader(a, val, views: 1);
         obs.Info?.Invoke($"video finetune {(a.ImageBaseline ? "frame-averaged image " : "")}{a.Model} on {train.Count} {a.DataSetName} clips " +
                          $"({classes} classes), batch {a.BatchSize}, lr {a.EffectiveLr:G3}, layer decay {a.LayerDecay}, " +
                          $"mixup {a.Mixup}, cutmix {a.Cutmix}, flip {(a.FlipFrames ? "on" : "off")}, {a.Dtype}");
-        IReadOnlyDictionary<string, double> Evaluate(int epoch) => VideoEvaluation.Evaluate(model, valLoader, train.Classes).Metrics;
+        IReadOnlyDictionary<string, double> Evaluate(int epoch) => VideoEvaluation.Evaluate(model, valLoader, train.ClassNames).Metrics;
         return RecipeRun.Train(new RunPlan<VideoHostBatch>(a.ImageBaseline ? VideoClassificationTask.BaselineKind : VideoClassificationTask.VideoKind,
                                    model, m => VideoClassificationTask.Create((nn.Module<Tensor, Tensor>)m, classes, a.Mixup, a.Cutmix, a.Smoothing, a.Reprob),
                                    () => makeCopy().to(device), optimizer, loader, RecipeRun.EpochOptions(a, a.ClipGrad), configJson, a)
@@ -111,9 +110,9 @@ public static class VideoRecipes
     {
         obs ??= new RunObserver();
         var device = RecipeRun.Prepare(a);
-        var test = VideoData.Open(a, "test", obs);
+        var test = VideoData.EvalLoader(a, "test", multiView: true, obs);
         using var model = LoadClassifier(checkpoint);
         model.to(device);
-        return VideoEvaluation.Evaluate(model, VideoData.EvalLoader(a, test, a.TestNumSegment * a.TestNumCrop), test.Classes, progress);
+        return VideoEvaluation.Evaluate(model, test, test.Source.Data.ClassNames, progress);
     }
 }

@@ -51,24 +51,28 @@ public sealed class VideoClassificationTask(nn.Module<Tensor, Tensor> model, Fun
     }
 
     /// <summary>
-    /// VideoMAE's choices on clips: timm RandomErasing applied per FRAME (QUIRK reproduced: VideoMAE permutes the clip
-    /// to [T,C,H,W] and timm then treats each frame as a batch item, with its own probability and box), and timm's
-    /// Mixup/CutMix on the batch. Departure, named: timm's cutmix on a 5-D clip slices x[:, :, yl:yh, xl:xh], i.e. the
-    /// TIME and ROW axes with a box drawn for (H, W); the kit cuts the (H, W) box in every frame, as the paper's "cutmix"
-    /// means. Criterion: soft-target CE with mixing, else label-smoothing CE, else CE.
+    /// VideoMAE's choices on clips: its RandomErasing with cube = True (the released default: one draw and one box per
+    /// clip through every frame; <see cref="VideoErasing"/>), and timm's Mixup/CutMix on the batch. Departure, named:
+    /// timm's cutmix on a 5-D clip slices x[:, :, yl:yh, xl:xh], i.e. the TIME and ROW axes with a box drawn for (H, W);
+    /// the kit cuts the (H, W) box in every frame. Criterion: soft-target CE with mixing, else label-smoothing CE, else CE.
     /// </summary>
     public static VideoClassificationTask Create(nn.Module<Tensor, Tensor> model, int numClasses, double mixup, double cutmix,
                                                  double smoothing, double reprob, string remode = "pixel", int recount = 1)
     {
         var mix = new Mixup(mixup, cutmix, null, 1.0, 0.5, MixupMode.Batch, labelSmoothing: smoothing, numClasses: numClasses);
-        var erasing = reprob > 0 ? RandomErasing.ForTimmTransform(reprob, remode, recount) : null;
+        var erasing = reprob > 0 ? VideoErasing.FromArgs(reprob, remode, recount) : null;
         Func<Tensor, Tensor, Tensor> criterion =
             mix.Active ? Training.Losses.SoftTargetCrossEntropy
             : smoothing > 0 ? (logits, labels) => Training.Losses.LabelSmoothingCrossEntropy(logits, labels, smoothing)
             : (logits, labels) => nn.functional.cross_entropy(logits, labels);
         return new VideoClassificationTask(model, criterion)
         {
-            Erase = erasing is null ? null : (clips, rng) => PerFrame(clips, frames => erasing.Apply(frames, rng)),
+            Erase = erasing is null ? null : (clips, rng) =>
+            {
+                var erased = clips.clone();
+                VideoErasing.Apply(erased, erasing, Enumerable.Range(0, (int)clips.shape[0]).Select(_ => new Random(rng.Next())).ToList());
+                return erased;
+            },
             Mix = mix.Active ? (clips, labels, rng) =>
             {
                 long b = clips.shape[0], c = clips.shape[1], t = clips.shape[2], h = clips.shape[3], w = clips.shape[4];
@@ -76,13 +80,5 @@ public sealed class VideoClassificationTask(nn.Module<Tensor, Tensor> model, Fun
                 return (mixed.reshape(b, c, t, h, w), targets);
             } : null,
         };
-    }
-
-    /// <summary>[B,3,T,H,W] → f([B·T,3,H,W]) → back.</summary>
-    static Tensor PerFrame(Tensor clips, Func<Tensor, Tensor> f)
-    {
-        long b = clips.shape[0], c = clips.shape[1], t = clips.shape[2], h = clips.shape[3], w = clips.shape[4];
-        var frames = clips.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w);
-        return f(frames).reshape(b, t, c, h, w).permute(0, 2, 1, 3, 4).contiguous();
     }
 }
