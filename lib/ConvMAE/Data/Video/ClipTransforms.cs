@@ -82,6 +82,10 @@ public sealed class FinetuneClipTransform(int inputSize, RandAugment? randAugmen
     public int DecodeShortSide => 0;
     public bool Flip => flip;
 
+    /// <summary>VideoMAE's flip switch: random_horizontal_flip=False if args.data_set == 'SSV2' else True
+    /// (kinetics.py:200), since SSv2's classes name directions ("from left to right").</summary>
+    public static bool FlipsFor(string dataSet) => !VideoDatasets.IsSsV2(dataSet);
+
     /// <summary>VideoMAE's --aa string (default 'rand-m7-n4-mstd0.5-inc1') with VideoMAE's op hparams.</summary>
     public static FinetuneClipTransform FromArgs(int inputSize, string? aa = "rand-m7-n4-mstd0.5-inc1", bool flip = true, string trainInterpolation = "bicubic") =>
         new(inputSize, string.IsNullOrEmpty(aa) ? null : RandAugment.Parse(aa, ClipOps.VideoMAEHParams(trainInterpolation)), flip);

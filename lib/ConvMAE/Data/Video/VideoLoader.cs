@@ -80,7 +80,7 @@ public sealed class VideoLoader(VideoClipSource source, LoaderOptions options)
                                        LoaderOptions options, string? aa = "rand-m7-n4-mstd0.5-inc1", bool? flip = null,
                                        string trainInterpolation = "bicubic") =>
         new(new VideoClipSource(Index(dataSet, dataPath, split, options), FrameSampler.For(dataSet, VideoMode.Train, numFrames, samplingRate),
-                                FinetuneClipTransform.FromArgs(inputSize, aa, flip ?? !VideoDatasets.IsSsV2(dataSet), trainInterpolation)), options);
+                                FinetuneClipTransform.FromArgs(inputSize, aa, flip ?? FinetuneClipTransform.FlipsFor(dataSet), trainInterpolation)), options);
 
     /// <summary>Evaluation. <paramref name="testNumSegment"/> × <paramref name="testNumCrop"/> views per clip
     /// (VideoMAE 'test' mode; its defaults 5 × 3 for Kinetics, 2 × 3 for SSv2), or with
