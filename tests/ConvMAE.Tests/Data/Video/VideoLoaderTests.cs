@@ -107,4 +107,35 @@ public class VideoLoaderTests
         var e = Assert.Throws<BadVideoException>(() => strict.Epoch(0).ToList());
         Assert.Contains(bad, e.Message);
     }
+
+    [Fact]
+    public void SSv2_eval_reads_webm_segment_starts_then_centres_without_flip_in_finetuning()
+    {
+        using var dir = TestPaths.Temp();
+        File.WriteAllText(dir.File("something-something-v2-labels.json"), """{"Moving something from left to right": "0", "Moving something from right to left": "1"}""");
+        var json = """
+            [{"id":"1","label":"a","template":"Moving [something] from right to left","placeholders":["a"]},
+             {"id":"2","label":"b","template":"Moving [something] from left to right","placeholders":["b"]}]
+            """;
+        File.WriteAllText(dir.File("something-something-v2-validation.json"), json);
+        File.WriteAllText(dir.File("something-something-v2-train.json"), json);
+        foreach (var id in new[] { "1", "2" }) TestVideos.Write(dir.File($"20bn-something-something-v2/{id}.webm"), frames: 16);
+        var loader = VideoLoader.Eval("SSV2", dir.Path, "val", numFrames: 4, samplingRate: 2, inputSize: 16, Options(shuffle: false),
+                                      testNumSegment: 2, testNumCrop: 1);
+        var h = Assert.Single(loader.Epoch(0));
+        Assert.Equal((2, 2, 4), (h.Count, h.Views, h.Frames));
+        Assert.Equal([1L, 0L], h.Labels);
+        // tick = 16/4 = 4: view 0 reads 0 4 8 12 (segment starts), view 1 reads 2 6 10 14 (centres).
+        int s = 16 * 16 * 3;
+        int[][] expected = [[0, 4, 8, 12], [2, 6, 10, 14]];
+        for (int v = 0; v < 2; v++)
+            for (int f = 0; f < 4; f++)
+            {
+                double grey = h.Pixels.Skip(((1 * 2 + v) * 4 + f) * s).Take(s).Where((_, i) => i % 3 == 0).Average(b => (double)b);
+                Assert.InRange(grey, TestVideos.Grey(expected[v][f]) - 4, TestVideos.Grey(expected[v][f]) + 4);
+            }
+        var finetune = VideoLoader.Finetune("SSV2", dir.Path, "train", 4, 2, 16, Options());
+        Assert.False(((FinetuneClipTransform)finetune.Source.Transform).Flip);
+        Assert.IsType<SsV2FrameSampler>(finetune.Source.Sampler);
+    }
 }
