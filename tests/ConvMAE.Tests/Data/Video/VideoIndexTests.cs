@@ -58,10 +58,17 @@ public class VideoIndexTests
         Touch(dir.File("videos/a.mp4"));
         Touch(dir.File("videos/b.mp4"));
         Directory.CreateDirectory(dir.File("lists"));
-        File.WriteAllLines(dir.File("lists/train.csv"), ["../videos/a.mp4 2", $"{dir.File("videos/b.mp4")} 0", ""]);
+        Touch(dir.File("videos/moving left to right/c.mp4"));
+        File.WriteAllLines(dir.File("lists/train.csv"),
+            ["../videos/a.mp4 2", $"{dir.File("videos/b.mp4")} 0", "", "../videos/moving left to right/c.mp4 1", "../videos/a.mp4 300 1"]);
         var viaFile = VideoDatasets.Open("Kinetics-400", dir.File("lists/train.csv"), "train");
-        Assert.Equal([2, 0], viaFile.Entries.Select(e => e.Label));
+        Assert.Empty(viaFile.Warnings);
+        Assert.Equal([2, 0, 1, 1], viaFile.Entries.Select(e => e.Label));
         Assert.Equal(dir.File("videos/a.mp4"), viaFile.Entries[0].Path);
+        Assert.Equal(dir.File("videos/moving left to right/c.mp4"), viaFile.Entries[2].Path);   // spaces in the path
+        Assert.Equal(dir.File("videos/a.mp4"), viaFile.Entries[3].Path);                        // 'path duration label'
+        File.WriteAllLines(dir.File("lists/train.csv"), ["../videos/a.mp4 2", $"{dir.File("videos/b.mp4")} 0"]);
+        viaFile = VideoDatasets.Open("Kinetics-400", dir.File("lists/train.csv"), "train");
         Assert.Equal(["class 0", "class 1", "class 2"], viaFile.ClassNames);
         var viaFolder = VideoDatasets.Open("Kinetics-400", dir.Path, "train");     // finds lists/train.csv
         Assert.Equal(viaFile.Entries, viaFolder.Entries);
@@ -138,6 +145,7 @@ public class VideoIndexTests
         Assert.Equal(4, list.Skipped);
         Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:2: video not found: {dir.File("v/missing.mp4")}"));
         Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:3: malformed row 'v/a.mp4'"));
+        Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:4: malformed row 'v/a.mp4 x'"));
         Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:5: v/a.mp4: unknown label -1"));
         Assert.Throws<VideoDataException>(() => KineticsIndex.Open(dir.File("list.txt"), "train", strict: true));
     }
