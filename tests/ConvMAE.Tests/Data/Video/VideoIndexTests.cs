@@ -40,6 +40,14 @@ public class VideoIndexTests
         // classes.txt fixes the order instead.
         File.WriteAllLines(dir.File("classes.txt"), ["moving left to right", "bouncing"]);
         Assert.Equal([0, 1, 0], VideoDatasets.Open("Kinetics-400", dir.Path, "train").Entries.Select(e => e.Label));
+
+        // test reads val.csv (the same format as train.csv) before a lists/test.csv, which numbers classes its own way.
+        File.Copy(dir.File("train.csv"), dir.File("val.csv"));
+        Directory.CreateDirectory(dir.File("lists"));
+        File.WriteAllLines(dir.File("lists/test.csv"), ["../train/bouncing/Zz_9-8y7X6w_000012_000022.mp4 7"]);
+        var test = VideoDatasets.Open("Kinetics-400", dir.Path, "test");
+        Assert.Equal(dir.File("val.csv"), test.Source);
+        Assert.Equal(["moving left to right", "bouncing"], test.ClassNames);
     }
 
     [Fact]
