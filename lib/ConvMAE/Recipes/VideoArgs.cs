@@ -74,8 +74,8 @@ public sealed record VideoFinetuneArgs : VideoArgs
     public double Reprob { get; init; } = 0.25;
     [JsonPropertyName("mixup")] public double Mixup { get; init; } = 0.8;
     [JsonPropertyName("cutmix")] public double Cutmix { get; init; } = 1.0;
-    [JsonPropertyName("flip"), Description("random horizontal flip (default: on for Kinetics-400, off for SSV2 whose labels depend on direction)")]
-    public bool? Flip { get; init; }
+    [JsonPropertyName("flip"), Description("random horizontal flip: auto (on for Kinetics-400, off for SSV2, whose labels depend on direction), on or off")]
+    public string Flip { get; init; } = "auto";
     [JsonPropertyName("short_side_size"), Description("test: the short side is resized to this (default: input_size)")]
     public int ShortSideSize { get; init; }
     [JsonPropertyName("test_num_segment"), Description("test: temporal clips per video (Kinetics 5, SSv2 2)")]
@@ -87,5 +87,11 @@ public sealed record VideoFinetuneArgs : VideoArgs
     [JsonPropertyName("eval"), Description("multi-view test of the --resume checkpoint and stop")]
     public bool Eval { get; init; }
 
-    internal bool FlipFrames => Flip ?? DataSetName == "Kinetics-400";
+    internal bool FlipFrames => Flip.ToLowerInvariant() switch
+    {
+        "auto" => DataSetName == "Kinetics-400",
+        "on" or "true" => true,
+        "off" or "false" => false,
+        _ => throw new ArgumentException($"--flip {Flip}: expected auto, on or off"),
+    };
 }

@@ -62,7 +62,7 @@ public static class VideoEvaluation
                     var scores = logits.softmax(-1).view(host.Count, host.Views, -1).mean([1]);    // [B,K]
                     lossSum += nn.functional.nll_loss(scores.clamp_min(1e-12).log(), batch.Labels, reduction: nn.Reduction.Sum).item<float>();
                     int k = (int)Math.Min(5, scores.shape[1]);
-                    var topk = scores.topk(k, 1).indices;                                          // [B,k]
+                    var topk = scores.topk(k, 1).indexes;                                          // [B,k]
                     var hit = topk.eq(batch.Labels.unsqueeze(1));
                     top1 += hit[.., 0].sum().item<long>();
                     top5 += hit.any(1).sum().item<long>();

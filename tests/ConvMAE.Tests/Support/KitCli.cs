@@ -15,4 +15,7 @@ public static class KitCli
         Assert.True(r.ExitCode == 0, $"convmae {string.Join(' ', args)}:\n{r.Combined}");
         return r;
     }
+
+    /// <summary>Runs <c>convmae ARGS</c> and returns whatever it did (for tests of failures).</summary>
+    public static Proc.Result RunAllowingFailure(params string[] args) => Proc.Run(Path, args, timeout: TimeSpan.FromMinutes(5));
 }

@@ -137,3 +137,20 @@ public sealed class EvalClipTransform(int inputSize, int testNumCrop = 3) : ICli
         return h >= w ? new Rectangle(0, start, inputSize, inputSize) : new Rectangle(start, 0, inputSize, inputSize);
     }
 }
+
+/// <summary>
+/// VideoMAE's repeated augmentation (--num_sample, default 2 in run_class_finetuning.py; kinetics.py:96-106): the clip
+/// is decoded once and <paramref name="numSample"/> independent draws of <paramref name="inner"/> are made from it,
+/// returned as views. The loader packs them as Views (sample-major, as VideoMAE's collate lays the repeats out); the
+/// labels stay one per sample, so a training step repeats each label Views times (repeat_interleave).
+/// </summary>
+public sealed class RepeatedClipTransform(IClipTransform inner, int numSample) : IClipTransform
+{
+    public IClipTransform Inner => inner;
+    public int OutputSize => inner.OutputSize;
+    public int SpatialViews => numSample * inner.SpatialViews;
+    public int DecodeShortSide => inner.DecodeShortSide;
+
+    public Rgb8Image[][] Apply(IReadOnlyList<Rgb8Image> frames, Random rng) =>
+        Enumerable.Range(0, numSample).SelectMany(_ => inner.Apply(frames, rng)).ToArray();
+}

@@ -8,7 +8,8 @@ namespace ConvMAE.Data.Video;
 /// <item>A file: read as a VideoMAE list file or, when its header says so, an official Kinetics CSV (any data set);
 /// an SSv2 annotations JSON (something-something-v2-*.json) is read with its folder's labels file.</item>
 /// <item>A Kinetics folder: <c>&lt;split&gt;.csv</c> (official CSV or list file, sniffed), else <c>lists/&lt;split&gt;.csv</c>;
-/// test falls back to val (the official test set has no labels; VideoMAE's test list is the val clips).</item>
+/// test falls back to val (the official test set has no labels; VideoMAE's test list is the val clips), top-level files
+/// first (test → val.csv before lists/test.csv), so every split of a folder is numbered the same way.</item>
 /// <item>An SSv2 folder: the official JSON (train → train, val and test → validation), else VideoMAE list files
 /// <c>&lt;split&gt;.csv</c> or <c>lists/&lt;split&gt;.csv</c>.</item>
 /// </list>
@@ -32,10 +33,12 @@ public static class VideoDatasets
         }
         if (!Directory.Exists(dataPath)) throw new VideoDataException($"--data_path not found: {dataPath}");
         if (ssv2 && SsV2Index.LooksLikeRoot(dataPath)) return SsV2Index.Open(dataPath, split, strict);
-        foreach (var s in split == "test" ? new[] { "test", "val" } : [split])
-            foreach (var candidate in new[] { Path.Combine(dataPath, s + ".csv"), Path.Combine(dataPath, "lists", s + ".csv") })
-                if (File.Exists(candidate))
-                    return KineticsIndex.Open(candidate, s, strict, ssv2 ? SsV2Labels(dataPath) : KineticsIndex.ClassesFile(dataPath));
+        // Top-level indexes before lists/, so a folder's splits all come from one format (train.csv as official CSV and
+        // test from lists/test.csv would number the classes differently).
+        var splits = split == "test" ? new[] { "test", "val" } : [split];
+        foreach (var candidate in splits.Select(s => Path.Combine(dataPath, s + ".csv")).Concat(splits.Select(s => Path.Combine(dataPath, "lists", s + ".csv"))))
+            if (File.Exists(candidate))
+                return KineticsIndex.Open(candidate, Path.GetFileNameWithoutExtension(candidate), strict, ssv2 ? SsV2Labels(dataPath) : KineticsIndex.ClassesFile(dataPath));
         throw new VideoDataException($"no {split} index in {dataPath}: expected {(ssv2 ? SsV2Index.SplitFile(dataPath, split) + " or " : "")}{Path.Combine(dataPath, split + ".csv")} or {Path.Combine(dataPath, "lists", split + ".csv")}");
     }
 

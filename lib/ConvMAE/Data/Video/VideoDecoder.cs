@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using FFMpegCore;
-using FFMpegCore.Pipes;
 
 namespace ConvMAE.Data.Video;
 
@@ -86,24 +85,26 @@ public static class VideoDecoder
             throw new ArgumentOutOfRangeException(nameof(indices), $"{path}: frame {(first < 0 ? first : last)} is outside [0, {info.FrameCount})");
         var (w, h) = ShortSideSize(info.Width, info.Height, shortSide);
         int span = last - first + 1, frameBytes = w * h * 3;
-        using var output = new MemoryStream(span * frameBytes);
         double seek = first == 0 ? 0 : (first - 0.5) / info.Fps;
+        byte[] bytes;
         try
         {
+            // FFMpegCore builds the command line; the process is run here with stdout read as bytes (pipe:1), which
+            // costs a fraction of FFMpegCore's named-pipe sink (measured: ~0.2 s instead of ~0.7-1.6 s per clip on 2 cores).
             var args = FFMpegArguments
                 .FromFileInput(path, verifyExists: true, o => { if (seek > 0) o.WithCustomArgument("-ss " + seek.ToString("R", CultureInfo.InvariantCulture)); })
-                .OutputToPipe(new StreamPipeSink(output), o =>
+                .OutputToUrl("pipe:1", o =>
                 {
                     o.ForceFormat("rawvideo").WithCustomArgument($"-an -frames:v {span} -pix_fmt rgb24");
                     if ((w, h) != (info.Width, info.Height)) o.WithCustomArgument($"-vf scale={w}:{h}:flags=bilinear");
-                });
-            args.ProcessSynchronously(throwOnError: true, Options);
+                })
+                .Arguments;
+            bytes = RunToBytes("ffmpeg", "-nostdin -v error " + args, span * frameBytes);
         }
         catch (Exception e) when (e is not BadVideoException)
         {
             throw new BadVideoException(path, $"ffmpeg could not decode frames {first}..{last} ({FirstLine(e.Message)})", e);
         }
-        var bytes = output.ToArray();
         int got = bytes.Length / frameBytes;
         if (got < span)
             throw new BadVideoException(path, $"corrupt or truncated video: decoded {got} of the {span} frames from frame {first} (of {info.FrameCount})");
@@ -121,5 +122,21 @@ public static class VideoDecoder
             result[k] = img;
         }
         return result;
+    }
+
+    /// <summary>Runs an FFmpeg binary (from <see cref="Options"/>' folder) and returns its stdout; a non-zero exit
+    /// throws with the first stderr line.</summary>
+    static byte[] RunToBytes(string binary, string arguments, int expectedBytes)
+    {
+        var exe = string.IsNullOrEmpty(Options.BinaryFolder) ? binary : Path.Combine(Options.BinaryFolder, binary);
+        var psi = new System.Diagnostics.ProcessStartInfo(exe, arguments)
+        { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = System.Diagnostics.Process.Start(psi) ?? throw new IOException($"could not start {exe}");
+        var err = p.StandardError.ReadToEndAsync();
+        using var output = new MemoryStream(Math.Max(expectedBytes, 0));
+        p.StandardOutput.BaseStream.CopyTo(output);
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new IOException($"{binary} exited with {p.ExitCode}: {FirstLine(err.Result)}");
+        return output.ToArray();
     }
 }

@@ -7,7 +7,7 @@ namespace ConvMAE.Data.Video;
 /// <c>path label</c> per line, label a class index; the pretraining list's <c>path duration label</c> (kinetics.py:498-513)
 /// is accepted too (the last field is the label). A relative path is taken from the list file's folder (VideoMAE passes
 /// them to decord as they are, i.e. from the working directory; the spec's demo lists are relative to their folder).
-/// A path containing spaces is not supported, as in VideoMAE's pandas read. Class names come from
+/// The label is the last space-separated field, so a path may contain spaces (VideoMAE's pandas read would not allow that). Class names come from
 /// <paramref name="classNames"/> (e.g. classes.txt) or are "class k" up to the largest label.
 /// </summary>
 public static class VideoListFile
@@ -25,16 +25,25 @@ public static class VideoListFile
             var line = raw.Trim();
             if (line.Length == 0) continue;
             string where = $"{listFile}:{lineNo}";
-            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (f.Length < 2 || f.Length > 3 || !int.TryParse(f[^1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int label))
+            // The label is the last field; the path is everything before it (the demo's Kinetics folders have spaces).
+            int cut = line.LastIndexOf(' ');
+            if (cut <= 0 || !int.TryParse(line[(cut + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int label))
             { log.Bad($"{where}: malformed row '{line}' ('path label' expected, label a class index)"); continue; }
-            var path = Path.IsPathRooted(f[0]) ? f[0] : Path.GetFullPath(Path.Combine(folder, f[0]));
+            string rel = line[..cut].TrimEnd();
+            var path = Resolve(folder, rel);
+            // The pretraining list's 'path duration label': drop an integer duration when only that finds the video.
+            int cut2 = rel.LastIndexOf(' ');
+            if (!ClipReader.Exists(path) && cut2 > 0 && int.TryParse(rel[(cut2 + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out _)
+                && ClipReader.Exists(Resolve(folder, rel[..cut2].TrimEnd())))
+                (rel, path) = (rel[..cut2].TrimEnd(), Resolve(folder, rel[..cut2].TrimEnd()));
             if (label < 0 || (classNames is not null && label >= classNames.Count))
-            { log.Bad($"{where}: {f[0]}: unknown label {label}" + (classNames is null ? "" : $" (there are {classNames.Count} classes)")); continue; }
+            { log.Bad($"{where}: {rel}: unknown label {label}" + (classNames is null ? "" : $" (there are {classNames.Count} classes)")); continue; }
             if (!ClipReader.Exists(path)) { log.Bad($"{where}: video not found: {path}"); continue; }
             entries.Add(new VideoEntry(path, label, $"{Path.GetFileName(listFile)}:{lineNo}"));
         }
         var names = classNames ?? Enumerable.Range(0, entries.Count == 0 ? 0 : entries.Max(e => e.Label) + 1).Select(k => $"class {k}").ToList();
         return log.Finish(listFile, entries, names);
     }
+
+    static string Resolve(string folder, string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(folder, path));
 }

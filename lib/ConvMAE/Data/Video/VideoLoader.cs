@@ -75,12 +75,17 @@ public sealed class VideoLoader(VideoClipSource source, LoaderOptions options)
 
     /// <summary>Finetuning (VideoMAE 'train' mode): RandAugment <paramref name="aa"/> (same draws on every frame),
     /// random-resized crop, horizontal flip unless SSV2 (or as <paramref name="flip"/> says). Random erasing
-    /// (<see cref="VideoErasing"/>) and mixup/cutmix act on the batch tensor.</summary>
+    /// (<see cref="VideoErasing"/>) and mixup/cutmix act on the batch tensor. <paramref name="numSample"/> &gt; 1 is
+    /// VideoMAE's repeated augmentation (<see cref="RepeatedClipTransform"/>: Views = num_sample, labels one per sample).
+    /// The default 1 keeps the spec's Views = 1; VideoMAE's own default is 2.</summary>
     public static VideoLoader Finetune(string dataSet, string dataPath, string split, int numFrames, int samplingRate, int inputSize,
                                        LoaderOptions options, string? aa = "rand-m7-n4-mstd0.5-inc1", bool? flip = null,
-                                       string trainInterpolation = "bicubic") =>
-        new(new VideoClipSource(Index(dataSet, dataPath, split, options), FrameSampler.For(dataSet, VideoMode.Train, numFrames, samplingRate),
-                                FinetuneClipTransform.FromArgs(inputSize, aa, flip ?? FinetuneClipTransform.FlipsFor(dataSet), trainInterpolation)), options);
+                                       string trainInterpolation = "bicubic", int numSample = 1)
+    {
+        IClipTransform t = FinetuneClipTransform.FromArgs(inputSize, aa, flip ?? FinetuneClipTransform.FlipsFor(dataSet), trainInterpolation);
+        if (numSample > 1) t = new RepeatedClipTransform(t, numSample);
+        return new(new VideoClipSource(Index(dataSet, dataPath, split, options), FrameSampler.For(dataSet, VideoMode.Train, numFrames, samplingRate), t), options);
+    }
 
     /// <summary>Evaluation. <paramref name="testNumSegment"/> × <paramref name="testNumCrop"/> views per clip
     /// (VideoMAE 'test' mode; its defaults 5 × 3 for Kinetics, 2 × 3 for SSv2), or with

@@ -11,12 +11,12 @@ static class TestVideos
 
     /// <summary>Writes <paramref name="frames"/> frames of <paramref name="width"/>×<paramref name="height"/> at 25 fps:
     /// .mp4 as H.264, .webm as VP9 (keyframe every 8 frames, so seeking has to decode from a keyframe).</summary>
-    public static string Write(string path, int frames = 32, int width = 32, int height = 24, Func<int, int, int, byte>? pixel = null)
+    public static string Write(string path, int frames = 32, int width = 32, int height = 24, Func<int, int, int, byte>? pixel = null, string extraArgs = "")
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string codec = path.EndsWith(".webm") ? "-c:v libvpx-vp9 -b:v 200k -deadline realtime -cpu-used 8" : "-c:v libx264 -preset ultrafast";
         var psi = new ProcessStartInfo("/usr/bin/ffmpeg",
-            $"-v error -y -f rawvideo -pix_fmt rgb24 -s {width}x{height} -r 25 -i - {codec} -g 8 -pix_fmt yuv420p \"{path}\"")
+            $"-v error -y -f rawvideo -pix_fmt rgb24 -s {width}x{height} -r 25 -i - {codec} -g 8 -pix_fmt yuv420p {extraArgs} \"{path}\"")
         { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();

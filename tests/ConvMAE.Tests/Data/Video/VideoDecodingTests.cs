@@ -85,6 +85,13 @@ public class VideoDecodingTests
         File.WriteAllBytes(mp4, bytes[..(bytes.Length / 2)]);
         Assert.Contains("cut.mp4", Bad(mp4));
 
+        // mp4 with its index first (faststart) cut short: the index still promises 32 frames.
+        var fast = TestVideos.Write(dir.File("cutfast.mp4"), frames: 32, pixel: (i, x, y) => (byte)((x * 37 + y * 11 + i * 53) % 256),
+                                    extraArgs: "-movflags +faststart");
+        bytes = File.ReadAllBytes(fast);
+        File.WriteAllBytes(fast, bytes[..(bytes.Length / 2)]);
+        Assert.Contains("cutfast.mp4: truncated video: the header says 32 frames", Bad(fast));
+
         // webm cut short: the header still says 1.28 s, the frames stop early.
         var webm = TestVideos.Write(dir.File("cut.webm"), frames: 32);
         bytes = File.ReadAllBytes(webm);

@@ -40,6 +40,14 @@ public class VideoIndexTests
         // classes.txt fixes the order instead.
         File.WriteAllLines(dir.File("classes.txt"), ["moving left to right", "bouncing"]);
         Assert.Equal([0, 1, 0], VideoDatasets.Open("Kinetics-400", dir.Path, "train").Entries.Select(e => e.Label));
+
+        // test reads val.csv (the same format as train.csv) before a lists/test.csv, which numbers classes its own way.
+        File.Copy(dir.File("train.csv"), dir.File("val.csv"));
+        Directory.CreateDirectory(dir.File("lists"));
+        File.WriteAllLines(dir.File("lists/test.csv"), ["../train/bouncing/Zz_9-8y7X6w_000012_000022.mp4 7"]);
+        var test = VideoDatasets.Open("Kinetics-400", dir.Path, "test");
+        Assert.Equal(dir.File("val.csv"), test.Source);
+        Assert.Equal(["moving left to right", "bouncing"], test.ClassNames);
     }
 
     [Fact]
@@ -58,10 +66,17 @@ public class VideoIndexTests
         Touch(dir.File("videos/a.mp4"));
         Touch(dir.File("videos/b.mp4"));
         Directory.CreateDirectory(dir.File("lists"));
-        File.WriteAllLines(dir.File("lists/train.csv"), ["../videos/a.mp4 2", $"{dir.File("videos/b.mp4")} 0", ""]);
+        Touch(dir.File("videos/moving left to right/c.mp4"));
+        File.WriteAllLines(dir.File("lists/train.csv"),
+            ["../videos/a.mp4 2", $"{dir.File("videos/b.mp4")} 0", "", "../videos/moving left to right/c.mp4 1", "../videos/a.mp4 300 1"]);
         var viaFile = VideoDatasets.Open("Kinetics-400", dir.File("lists/train.csv"), "train");
-        Assert.Equal([2, 0], viaFile.Entries.Select(e => e.Label));
+        Assert.Empty(viaFile.Warnings);
+        Assert.Equal([2, 0, 1, 1], viaFile.Entries.Select(e => e.Label));
         Assert.Equal(dir.File("videos/a.mp4"), viaFile.Entries[0].Path);
+        Assert.Equal(dir.File("videos/moving left to right/c.mp4"), viaFile.Entries[2].Path);   // spaces in the path
+        Assert.Equal(dir.File("videos/a.mp4"), viaFile.Entries[3].Path);                        // 'path duration label'
+        File.WriteAllLines(dir.File("lists/train.csv"), ["../videos/a.mp4 2", $"{dir.File("videos/b.mp4")} 0"]);
+        viaFile = VideoDatasets.Open("Kinetics-400", dir.File("lists/train.csv"), "train");
         Assert.Equal(["class 0", "class 1", "class 2"], viaFile.ClassNames);
         var viaFolder = VideoDatasets.Open("Kinetics-400", dir.Path, "train");     // finds lists/train.csv
         Assert.Equal(viaFile.Entries, viaFolder.Entries);
@@ -138,6 +153,7 @@ public class VideoIndexTests
         Assert.Equal(4, list.Skipped);
         Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:2: video not found: {dir.File("v/missing.mp4")}"));
         Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:3: malformed row 'v/a.mp4'"));
+        Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:4: malformed row 'v/a.mp4 x'"));
         Assert.Contains(list.Warnings, w => w.StartsWith($"{dir.File("list.txt")}:5: v/a.mp4: unknown label -1"));
         Assert.Throws<VideoDataException>(() => KineticsIndex.Open(dir.File("list.txt"), "train", strict: true));
     }

@@ -137,5 +137,13 @@ public class VideoLoaderTests
         var finetune = VideoLoader.Finetune("SSV2", dir.Path, "train", 4, 2, 16, Options());
         Assert.False(((FinetuneClipTransform)finetune.Source.Transform).Flip);
         Assert.IsType<SsV2FrameSampler>(finetune.Source.Sampler);
+
+        // num_sample 2: one decoded clip, two independent augmentations as views, one label per sample.
+        var repeated = VideoLoader.Finetune("SSV2", dir.Path, "train", 4, 2, 16, Options(shuffle: false), numSample: 2);
+        var r = Assert.Single(repeated.Epoch(0));
+        Assert.Equal((2, 2), (r.Count, r.Views));
+        Assert.Equal(2, r.Labels.Length);
+        int clip = 4 * s;
+        Assert.False(r.Pixels.AsSpan(0, clip).SequenceEqual(r.Pixels.AsSpan(clip, clip)));
     }
 }
