@@ -12,7 +12,8 @@
 #      that TorchSharp computes in a child process with the package's own libtorch.
 #   5. The embedded demo datasets, unless they are already current: data/demo (data-prep generate-demo, ImageNet layout)
 #      data/ade-demo (data-prep generate-scenes, ADE20K layout), data/coco-demo (data-prep generate-coco, COCO layout)
-#      and data/video-demo (data-prep generate-video, Kinetics-400 and SSv2 layouts; needs ffmpeg from step 1).
+#      and data/video-demo (data-prep generate-video, Kinetics-400 and SSv2 layouts; the Kinetics clips with their
+#      pre-extracted JPEG frames, the SSv2 clips video-only; needs ffmpeg from step 1).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -82,7 +83,7 @@ dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-demo
 dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-scenes --output data/ade-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
 # ... and the embedded detection data (COCO 2017 layout) for notebook 04 and the detect command.
 dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-coco --output data/coco-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
-# ... and the embedded video clips (Kinetics-400 and SSv2 layouts, encoded by ffmpeg) for the video commands.
+# ... and the embedded video clips (Kinetics-400 and SSv2 layouts, encoded by ffmpeg; Kinetics with frame folders) for the video commands.
 if command -v ffmpeg >/dev/null; then
   dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-video --output data/video-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
 else

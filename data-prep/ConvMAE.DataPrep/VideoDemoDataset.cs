@@ -7,7 +7,8 @@ namespace ConvMAE.DataPrep;
 
 public sealed record VideoDemoOptions(int Seed = 0, int TrainPerClass = 40, int ValPerClass = 10, int Frames = 32, int Size = 80, int Fps = 25)
 {
-    public const int FormatVersion = 1;
+    /// <summary>2: Kinetics frame folders (img_00001.jpg...) beside every mp4; VideoMAE lists through space-free links.</summary>
+    public const int FormatVersion = 2;
 }
 
 /// <summary>One clip of the plan: where it goes in both layouts and the seed of its frames.</summary>
@@ -71,7 +72,12 @@ public static class VideoDemoDataset
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     static string EncoderSettings(VideoDemoOptions o) =>
-        $"mp4: libx264 -preset veryfast -crf 23 yuv420p; webm: libvpx-vp9 -deadline realtime -cpu-used 8 -crf 32 -b:v 0 yuv420p; {o.Fps} fps";
+        $"mp4: libx264 -preset veryfast -crf 23 yuv420p; webm: libvpx-vp9 -deadline realtime -cpu-used 8 -crf 32 -b:v 0 yuv420p; {o.Fps} fps; " +
+        $"kinetics frames: decoded from each mp4, {FrameArgs} img_%05d.jpg";
+
+    /// <summary>The per-output arguments of <c>VideoFrames.Extract</c> at its defaults (jpg, no rescale, -q:v 2), so the
+    /// frame folders written here are byte-identical to what <c>convmae video extract-frames</c> writes.</summary>
+    const string FrameArgs = "-an -fps_mode passthrough -start_number 1 -q:v 2";
 
     static string Manifest(VideoDemoOptions o) => JsonSerializer.Serialize(new Dictionary<string, object>
     {
@@ -149,10 +155,16 @@ public static class VideoDemoDataset
                 }
                 var work = Path.Combine(tmp, ".encode", batch[0].k.ToString("D6"));
                 Directory.CreateDirectory(work);
-                Encode(ffmpeg, frames, o, batch.Length, work, Describe(batch.Select(x => x.c).ToArray()));
+                var what = Describe(batch.Select(x => x.c).ToArray());
+                Encode(ffmpeg, frames, o, batch.Length, work, what);
+                // The Kinetics clips' frame folders, decoded from the encoded mp4s (what a reader of the video sees),
+                // one more process for the batch; SSv2's webm clips stay video-only, so the decode path is exercised.
+                ExtractFrames(ffmpeg, o, batch.Length, work, what);
                 for (int j = 0; j < batch.Length; j++)
                 {
-                    File.Move(Path.Combine(work, $"{j:D4}.mp4"), Path.Combine(tmp, batch[j].c.KineticsPath));
+                    var mp4 = Path.Combine(tmp, batch[j].c.KineticsPath);
+                    File.Move(Path.Combine(work, $"{j:D4}.mp4"), mp4);
+                    Directory.Move(Path.Combine(work, $"{j:D4}"), Path.Combine(Path.GetDirectoryName(mp4)!, Path.GetFileNameWithoutExtension(mp4)));
                     File.Move(Path.Combine(work, $"{j:D4}.webm"), Path.Combine(tmp, batch[j].c.SsPath));
                 }
                 Directory.Delete(work);
@@ -160,7 +172,7 @@ public static class VideoDemoDataset
                 {
                     done += batch.Length;
                     var last = batch[^1].c;
-                    progress?.Invoke($"{done}/{clips.Count} clips encoded (mp4 + webm), up to {last.Split}/{Classes[last.Class].Label} #{last.Index}");
+                    progress?.Invoke($"{done}/{clips.Count} clips encoded (mp4 + frames + webm), up to {last.Split}/{Classes[last.Class].Label} #{last.Index}");
                 }
             });
             Directory.Delete(Path.Combine(tmp, ".encode"));
@@ -172,17 +184,27 @@ public static class VideoDemoDataset
         });
     }
 
+    /// <summary>The space-free name of a label folder in the VideoMAE lists' view (<c>lists/videos/&lt;split&gt;/</c>).</summary>
+    public static string ListFolderName(string label) => label.Replace(' ', '_');
+
     static void WriteKinetics(string tmp, List<VideoDemoClip> clips)
     {
         foreach (var split in new[] { "train", "val" })
         {
+            // VideoMAE splits a list line on every space (pandas delimiter ' ' when finetuning, line.split(' ') when
+            // pretraining), and the official label folders have spaces. The folders keep their names; the lists go
+            // through lists/videos/<split>/<label_with_underscores>, relative links to ../../../<split>/<label>.
+            var view = Path.Combine(tmp, "kinetics", "lists", "videos", split);
+            Directory.CreateDirectory(view);
+            foreach (var (label, _) in Classes)
+                Directory.CreateSymbolicLink(Path.Combine(view, ListFolderName(label)), Path.Combine("..", "..", "..", split, label));
             var csv = new StringBuilder("label,youtube_id,time_start,time_end,split\n");
             var list = new StringBuilder();
             foreach (var c in clips.Where(c => c.Split == split))
             {
                 csv.Append($"{Classes[c.Class].Label},{c.YoutubeId},{VideoDemoClip.TimeStart},{VideoDemoClip.TimeEnd},{split}\n");
-                // Relative to the list file's folder (kinetics/lists/); the label folder has spaces, so split at the last one.
-                list.Append($"../{c.KineticsPath["kinetics/".Length..]} {c.Class}\n");
+                // Relative to the list file's folder (kinetics/lists/), without a space: "path label".
+                list.Append($"videos/{split}/{ListFolderName(Classes[c.Class].Label)}/{Path.GetFileName(c.KineticsPath)} {c.Class}\n");
             }
             File.WriteAllText(Path.Combine(tmp, "kinetics", $"{split}.csv"), csv.ToString());
             File.WriteAllText(Path.Combine(tmp, "kinetics", "lists", $"{split}.csv"), list.ToString());
@@ -235,10 +257,6 @@ public static class VideoDemoDataset
     /// (H.264 <c>NNNN.mp4</c> and VP9 <c>NNNN.webm</c> in <paramref name="dir"/>), one file per clip.</summary>
     static void Encode(string ffmpeg, List<byte[]> frames, VideoDemoOptions o, int count, string dir, string what)
     {
-        var psi = new ProcessStartInfo(ffmpeg)
-        {
-            RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
-        };
         string f = o.Frames.ToString();
         var cuts = string.Join(",", Enumerable.Range(1, count - 1).Select(i => (i * o.Frames).ToString()));
         var args = new List<string>
@@ -259,6 +277,45 @@ public static class VideoDemoDataset
                                           Path.Combine(dir, "%04d." + ext)]);
             else args.Add(Path.Combine(dir, "0000." + ext));
         }
+        var (exit, err) = RunFfmpeg(ffmpeg, args, s => { foreach (var frame in frames) s.Write(frame); });
+        var missing = Enumerable.Range(0, count).SelectMany(j => new[] { $"{j:D4}.mp4", $"{j:D4}.webm" })
+            .Where(n => !File.Exists(Path.Combine(dir, n))).ToList();
+        if (exit != 0 || missing.Count > 0)
+            throw new IOException($"ffmpeg failed on {what} ({(exit != 0 ? $"exit code {exit}" : $"no {string.Join(", ", missing.Take(4))}")}):\n{Tail(err)}");
+    }
+
+    /// <summary>One ffmpeg process decodes the batch's <c>NNNN.mp4</c> files in <paramref name="dir"/> (one input each)
+    /// into <c>NNNN/img_00001.jpg</c>... (one output each, with <see cref="FrameArgs"/>, as <c>VideoFrames.Extract</c>);
+    /// every folder must hold the clip's frame count.</summary>
+    static void ExtractFrames(string ffmpeg, VideoDemoOptions o, int count, string dir, string what)
+    {
+        var args = new List<string> { "-hide_banner", "-loglevel", "error", "-y" };
+        // One decoding thread per input (H.264 decoding is bit-exact whatever the threads; 20 inputs with their own
+        // thread pools cost twice the time on 2 cores). The JPEG outputs keep Extract's defaults.
+        for (int j = 0; j < count; j++) args.AddRange(["-threads", "1", "-i", Path.Combine(dir, $"{j:D4}.mp4")]);
+        for (int j = 0; j < count; j++)
+        {
+            Directory.CreateDirectory(Path.Combine(dir, $"{j:D4}"));
+            args.AddRange(["-map", $"{j}:v:0", .. FrameArgs.Split(' '), Path.Combine(dir, $"{j:D4}", "img_%05d.jpg")]);
+        }
+        var (exit, err) = RunFfmpeg(ffmpeg, args, null);
+        var wrong = Enumerable.Range(0, count)
+            .Select(j => (j, n: Directory.GetFiles(Path.Combine(dir, $"{j:D4}"), "img_*.jpg").Length))
+            .Where(x => x.n != o.Frames).Select(x => $"{x.j:D4}: {x.n} frames").ToList();
+        if (exit != 0 || wrong.Count > 0)
+            throw new IOException($"ffmpeg failed extracting the frames of {what} ({(exit != 0 ? $"exit code {exit}" : string.Join(", ", wrong.Take(4)) + $", expected {o.Frames}")}):\n{Tail(err)}");
+    }
+
+    static string Tail(string err) => string.Join("\n", err.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(12).Select(l => "    " + l));
+
+    /// <summary>Runs ffmpeg with <paramref name="args"/>, writing <paramref name="stdin"/> (when given) to its input;
+    /// returns the exit code and the standard error.</summary>
+    static (int Exit, string Err) RunFfmpeg(string ffmpeg, List<string> args, Action<Stream>? stdin)
+    {
+        var psi = new ProcessStartInfo(ffmpeg)
+        {
+            RedirectStandardInput = stdin is not null, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+        };
         foreach (var arg in args) psi.ArgumentList.Add(arg);
         Process p;
         try { p = Process.Start(psi) ?? throw new IOException($"could not start {ffmpeg}"); }
@@ -271,24 +328,17 @@ public static class VideoDemoDataset
             var stderr = p.StandardError.ReadToEndAsync();
             var stdout = p.StandardOutput.ReadToEndAsync();
             string? writeError = null;
-            try
-            {
-                var s = p.StandardInput.BaseStream;
-                foreach (var frame in frames) s.Write(frame);
-                s.Close();
-            }
-            catch (IOException e) { writeError = e.Message; }   // ffmpeg exited early: its stderr says why
+            if (stdin is not null)
+                try
+                {
+                    var s = p.StandardInput.BaseStream;
+                    stdin(s);
+                    s.Close();
+                }
+                catch (IOException e) { writeError = e.Message; }   // ffmpeg exited early: its stderr says why
             p.WaitForExit();
-            var err = stderr.Result;
             _ = stdout.Result;
-            var missing = Enumerable.Range(0, count).SelectMany(j => new[] { $"{j:D4}.mp4", $"{j:D4}.webm" })
-                .Where(n => !File.Exists(Path.Combine(dir, n))).ToList();
-            if (p.ExitCode != 0 || writeError is not null || missing.Count > 0)
-            {
-                var tail = string.Join("\n", err.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(12).Select(l => "    " + l));
-                var why = p.ExitCode != 0 ? $"exit code {p.ExitCode}" : missing.Count > 0 ? $"no {string.Join(", ", missing.Take(4))}" : "";
-                throw new IOException($"ffmpeg failed on {what} ({why}{(writeError is null ? "" : ", " + writeError)}):\n{tail}");
-            }
+            return (p.ExitCode, stderr.Result + (writeError is null ? "" : "\n" + writeError));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using ConvMAE.Data.Video;
 using ConvMAE.DataPrep;
 using Xunit;
 
@@ -35,15 +36,33 @@ public class VideoDemoDatasetTests
             foreach (var (label, _) in classes) Assert.Equal(per, rows.Count(r => r[0] == label));
             Assert.Equal(classes.Length * per, Directory.GetFiles(Path.Combine(k, split), "*.mp4", SearchOption.AllDirectories).Length);
 
-            // VideoMAE lists: "path label", path relative to lists/, label = class index of the path's folder.
+            // VideoMAE lists: "path label" with no other space (VideoMAE splits on every one), the path relative to
+            // lists/ through lists/videos/<split>/<label_with_underscores>, a link to the official <split>/<label> folder.
             var list = File.ReadAllLines(Path.Combine(k, "lists", $"{split}.csv"));
             Assert.Equal(rows.Count, list.Length);
             foreach (var line in list)
             {
-                int space = line.LastIndexOf(' ');
-                var path = Path.GetFullPath(Path.Combine(k, "lists", line[..space]));
+                var f = line.Split(' ');
+                Assert.Equal(2, f.Length);
+                var path = Path.GetFullPath(Path.Combine(k, "lists", f[0]));
                 Assert.True(File.Exists(path), line);
-                Assert.Equal(Array.FindIndex(classes, c => c.Label == Path.GetFileName(Path.GetDirectoryName(path))), int.Parse(line[(space + 1)..]));
+                var link = new DirectoryInfo(Path.GetDirectoryName(path)!);
+                Assert.NotNull(link.LinkTarget);
+                var label = Path.GetFileName(link.ResolveLinkTarget(returnFinalTarget: true)!.FullName);
+                Assert.Equal(Path.Combine(k, split, label), link.ResolveLinkTarget(returnFinalTarget: true)!.FullName);
+                Assert.Equal(VideoDemoDataset.ListFolderName(label), link.Name);
+                Assert.Equal(Array.FindIndex(classes, c => c.Label == label), int.Parse(f[1]));
+            }
+            // The kit's list reader takes them as they are, frames folders included.
+            var index = VideoListFile.Open(Path.Combine(k, "lists", $"{split}.csv"), strict: true, classes.Select(c => c.Label).ToList());
+            Assert.Equal(rows.Count, index.Count);
+            Assert.All(index.Entries, e => Assert.NotNull(VideoFrames.Find(e.Path)));
+
+            // Every Kinetics clip has its frames folder beside it, one JPEG per frame.
+            foreach (var video in Directory.GetFiles(Path.Combine(k, split), "*.mp4", SearchOption.AllDirectories))
+            {
+                Assert.Equal((VideoFrames.FolderFor(video), ".jpg"), VideoFrames.Find(video));
+                Assert.Equal(Small.Frames, Directory.GetFiles(VideoFrames.FolderFor(video)).Length);
             }
         }
         Assert.Equal(File.ReadAllLines(Path.Combine(k, "lists", "val.csv")), File.ReadAllLines(Path.Combine(k, "lists", "test.csv")));
@@ -76,6 +95,8 @@ public class VideoDemoDatasetTests
         }
         Assert.Equal(Enumerable.Range(1, ids.Count), ids.Order());          // ids 1..N, shuffled
         Assert.NotEqual(Enumerable.Range(1, ids.Count), ids);
+        // SSv2 stays video-only (its clips go through the decoder).
+        Assert.Empty(Directory.GetDirectories(Path.Combine(s, "20bn-something-something-v2")));
 
         // Encoded clips: ffprobe sees the codec, the size and every frame.
         var mp4 = Directory.GetFiles(k, "*.mp4", SearchOption.AllDirectories).Order().Last();
@@ -92,6 +113,34 @@ public class VideoDemoDatasetTests
         Assert.Equal(classes.Length * 2, File.ReadAllLines(Path.Combine(k, "val.csv")).Length - 1);
         Assert.Empty(Directory.GetDirectories(dir.Path, "*.partial-*"));
         Assert.False(Directory.Exists(Path.Combine(root, ".encode")));
+    }
+
+    /// <summary>The frames folders are decoded from the encoded mp4s, batch by batch, exactly as the kit's
+    /// <c>VideoFrames.Extract</c> (<c>convmae video extract-frames</c>) decodes one clip: the same files, byte for byte,
+    /// one per frame of the video (32 at the default --frames). Checked on the first clip of each of two batches.</summary>
+    [Fact]
+    public void VideoDemo_frames_folders_equal_what_VideoFrames_Extract_writes()
+    {
+        using var dir = TestPaths.Temp();
+        var root = dir.File("video-demo");
+        var o = new VideoDemoOptions(Seed: 5, TrainPerClass: 2, ValPerClass: 1);    // 24 clips: two batches of 20 and 4
+        Assert.Equal(32, o.Frames);
+        Assert.True(VideoDemoDataset.Generate(root, o));
+        var plan = VideoDemoDataset.Plan(o);
+        foreach (var clip in new[] { plan[0], plan[20], plan[^1] })
+        {
+            var mp4 = Path.Combine(root, clip.KineticsPath);
+            var generated = VideoFrames.FolderFor(mp4);
+            var extracted = dir.File($"extracted-{clip.YoutubeId}");
+            Assert.Equal(32, VideoFrames.Extract(mp4, extracted));
+            Assert.Equal(VideoDecoder.Probe(mp4).FrameCount, VideoFrames.CountFrames(generated, ".jpg"));
+            var names = Directory.GetFiles(generated).Select(Path.GetFileName).Order().ToList();
+            Assert.Equal(Enumerable.Range(0, 32).Select(i => VideoFrames.FrameName(i)), names);
+            Assert.Equal(names, Directory.GetFiles(extracted).Select(Path.GetFileName).Order());
+            foreach (var name in names)
+                Assert.True(File.ReadAllBytes(Path.Combine(generated, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(extracted, name!))),
+                    $"{clip.KineticsPath}: {name} differs from VideoFrames.Extract's");
+        }
     }
 
     [Fact]
