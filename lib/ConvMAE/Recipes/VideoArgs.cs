@@ -76,8 +76,8 @@ public sealed record VideoFinetuneArgs : VideoArgs
     [JsonPropertyName("cutmix")] public double Cutmix { get; init; } = 1.0;
     [JsonPropertyName("flip"), Description("random horizontal flip: auto (on for Kinetics-400, off for SSV2, whose labels depend on direction), on or off")]
     public string Flip { get; init; } = "auto";
-    [JsonPropertyName("short_side_size"), Description("test: the short side is resized to this (default: input_size)")]
-    public int ShortSideSize { get; init; }
+    [JsonPropertyName("min_crop_scale"), Description("smallest area fraction of the random-resized crop (VideoMAE: 0.08; the embedded clips' small objects want 0.5)")]
+    public double MinCropScale { get; init; } = 0.08;
     [JsonPropertyName("test_num_segment"), Description("test: temporal clips per video (Kinetics 5, SSv2 2)")]
     public int TestNumSegment { get; init; } = 5;
     [JsonPropertyName("test_num_crop"), Description("test: spatial crops per clip")]

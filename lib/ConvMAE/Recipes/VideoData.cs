@@ -14,7 +14,8 @@ public static class VideoData
 
     public static VideoLoader FinetuneLoader(VideoFinetuneArgs a, RunObserver obs) =>
         Report(VideoLoader.Finetune(a.DataSetName, a.DataPath, "train", a.NumFrames, a.SamplingRate, a.InputSize, Options(a, true),
-                                    string.IsNullOrEmpty(a.Aa) ? null : a.Aa, a.FlipFrames), obs);
+                                    string.IsNullOrEmpty(a.Aa) ? null : a.Aa, a.FlipFrames,
+                                    minCropScale: a.MinCropScale), obs);
 
     /// <summary>views = 1: VideoMAE's single-view validation mode (per-epoch evaluation); otherwise its test mode with
     /// --test_num_segment × --test_num_crop views, the short side resized to --short_side_size (default input_size).</summary>

@@ -87,8 +87,9 @@ public sealed class FinetuneClipTransform(int inputSize, RandAugment? randAugmen
     public static bool FlipsFor(string dataSet) => !VideoDatasets.IsSsV2(dataSet);
 
     /// <summary>VideoMAE's --aa string (default 'rand-m7-n4-mstd0.5-inc1') with VideoMAE's op hparams.</summary>
-    public static FinetuneClipTransform FromArgs(int inputSize, string? aa = "rand-m7-n4-mstd0.5-inc1", bool flip = true, string trainInterpolation = "bicubic") =>
-        new(inputSize, string.IsNullOrEmpty(aa) ? null : RandAugment.Parse(aa, ClipOps.VideoMAEHParams(trainInterpolation)), flip);
+    public static FinetuneClipTransform FromArgs(int inputSize, string? aa = "rand-m7-n4-mstd0.5-inc1", bool flip = true, string trainInterpolation = "bicubic",
+                                                 double scaleMin = 0.08) =>
+        new(inputSize, string.IsNullOrEmpty(aa) ? null : RandAugment.Parse(aa, ClipOps.VideoMAEHParams(trainInterpolation)), flip, scaleMin);
 
     public Rgb8Image[][] Apply(IReadOnlyList<Rgb8Image> frames, Random rng)
     {

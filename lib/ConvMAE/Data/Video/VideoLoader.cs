@@ -80,9 +80,9 @@ public sealed class VideoLoader(VideoClipSource source, LoaderOptions options)
     /// The default 1 keeps the spec's Views = 1; VideoMAE's own default is 2.</summary>
     public static VideoLoader Finetune(string dataSet, string dataPath, string split, int numFrames, int samplingRate, int inputSize,
                                        LoaderOptions options, string? aa = "rand-m7-n4-mstd0.5-inc1", bool? flip = null,
-                                       string trainInterpolation = "bicubic", int numSample = 1)
+                                       string trainInterpolation = "bicubic", int numSample = 1, double minCropScale = 0.08)
     {
-        IClipTransform t = FinetuneClipTransform.FromArgs(inputSize, aa, flip ?? FinetuneClipTransform.FlipsFor(dataSet), trainInterpolation);
+        IClipTransform t = FinetuneClipTransform.FromArgs(inputSize, aa, flip ?? FinetuneClipTransform.FlipsFor(dataSet), trainInterpolation, minCropScale);
         if (numSample > 1) t = new RepeatedClipTransform(t, numSample);
         return new(new VideoClipSource(Index(dataSet, dataPath, split, options), FrameSampler.For(dataSet, VideoMode.Train, numFrames, samplingRate), t), options);
     }
