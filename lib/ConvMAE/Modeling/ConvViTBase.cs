@@ -73,14 +73,10 @@ public abstract class ConvViTBase<TResult> : nn.Module<Tensor, TResult>
         return x;
     }
 
-    protected static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor>> blocks, Tensor x)
-    {
-        foreach (var blk in blocks) x = blk.call(x);
-        return x;
-    }
+    protected static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor>> blocks, Tensor x) => TokenOps.RunBlocks(blocks, x);
 
     /// <summary>[N,C,h,w] → [N,h·w,C], token l = row·w + column.</summary>
-    protected static Tensor ToTokens(Tensor x) => x.flatten(2).permute(0, 2, 1);
+    protected static Tensor ToTokens(Tensor x) => TokenOps.ToTokens(x);
 
     /// <summary>The dtype the model computes in: its parameters' (float32, or bfloat16 for a mixed-precision copy).</summary>
     public ScalarType ComputeDtype => PatchEmbed1.Proj.weight!.dtype;
@@ -98,4 +94,19 @@ public abstract class ConvViTBase<TResult> : nn.Module<Tensor, TResult>
         if (imgs.dim() != 4 || imgs.shape[1] != Config.InChans || imgs.shape[2] != s || imgs.shape[3] != s)
             throw new ArgumentException($"{name}: expected [N,{Config.InChans},{s},{s}] (img_size[0]={s}), got [{string.Join(",", imgs.shape)}]");
     }
+}
+
+/// <summary>What the image and the video encoders share on token sequences.</summary>
+public static class TokenOps
+{
+    /// <summary>Runs the blocks in turn.</summary>
+    public static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor>> blocks, Tensor x)
+    {
+        foreach (var blk in blocks) x = blk.call(x);
+        return x;
+    }
+
+    /// <summary>[N,C,...] → [N,L,C] with the spatial (or space-time) positions flattened in row-major order
+    /// ([N,C,h,w]: l = row·w + col; [N,C,t,h,w]: l = t·h·w + row·w + col).</summary>
+    public static Tensor ToTokens(Tensor x) => x.flatten(2).permute(0, 2, 1);
 }

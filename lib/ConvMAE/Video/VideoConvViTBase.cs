@@ -67,14 +67,10 @@ public abstract class VideoConvViTBase<TResult> : nn.Module<Tensor, TResult>
         return x;
     }
 
-    protected static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor>> blocks, Tensor x)
-    {
-        foreach (var blk in blocks) x = blk.call(x);
-        return x;
-    }
+    protected static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor>> blocks, Tensor x) => TokenOps.RunBlocks(blocks, x);
 
     /// <summary>[N,C,T',g,g] → [N,T'·g·g,C], token index t·g² + row·g + col.</summary>
-    protected static Tensor ToTokens(Tensor x) => x.flatten(2).permute(0, 2, 1);
+    protected static Tensor ToTokens(Tensor x) => TokenOps.ToTokens(x);
 
     /// <summary>The dtype the model computes in (its parameters'): float32, or bfloat16 for a mixed-precision copy.</summary>
     public ScalarType ComputeDtype => PatchEmbed1.Proj.weight!.dtype;
