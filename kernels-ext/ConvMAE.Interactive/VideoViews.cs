@@ -84,17 +84,17 @@ public sealed record VideoReconstruction(Tensor Original, Tensor Masked, Tensor 
             Tensor recon;
             if (c.NormTarget)
             {
-                var raw = VideoViews.Tubelets(original, kt, p);                                    // [N,L,kt·p·p,3]
+                var raw = VideoMaskedAutoencoder.Tubelets(original, kt, p);                                    // [N,L,kt·p·p,3]
                 var mean = raw.mean([-2], keepdim: true);
                 var std = raw.var(-2, unbiased: true, keepdim: true).sqrt() + 1e-6;
-                recon = VideoViews.FromTubelets((predFull.view(raw.shape) * std + mean).flatten(2), kt, p, t, s);
+                recon = VideoMaskedAutoencoder.FromTubelets((predFull.view(raw.shape) * std + mean).flatten(2), kt, p, t, s);
             }
-            else recon = VideoViews.FromTubelets(predFull, kt, p, t, s);
+            else recon = VideoMaskedAutoencoder.FromTubelets(predFull, kt, p, t, s);
             var m = TubeMasking.Upsample(tube.SpatialMask, c.GridSize, p);                        // [N,1,1,S,S], 1 = removed
             Tensor Shown(Tensor normalised) => (0.5 + normalised / 4).clamp(0, 1);
             var result = new VideoReconstruction(
-                original, original * (1 - m) + 0.5 * m, Shown(VideoViews.FromTubelets(target, kt, p, t, s)),
-                Shown(VideoViews.FromTubelets(predOnly, kt, p, t, s)), recon.clamp(0, 1) * m + original * (1 - m),
+                original, original * (1 - m) + 0.5 * m, Shown(VideoMaskedAutoencoder.FromTubelets(target, kt, p, t, s)),
+                Shown(VideoMaskedAutoencoder.FromTubelets(predOnly, kt, p, t, s)), recon.clamp(0, 1) * m + original * (1 - m),
                 output.Loss.item<float>(), title, captions);
             scope.MoveToOuter(result.Original, result.Masked, result.Target, result.Prediction, result.Reconstruction);
             return result;
@@ -160,30 +160,12 @@ public static class VideoViews
     public static VideoBatch Batch(VideoClipSource source, IReadOnlyList<int> indices, int seed = 0)
     {
         var clips = indices.Select(i => source.Load(i, new Random(seed + i))).ToList();
-        var c0 = clips[0];
-        var pixels = clips.SelectMany(c => c.Pixels).ToArray();
-        var host = new VideoHostBatch(0, 0, pixels, clips.Count, c0.Views, c0.Frames, c0.Size,
-                                      clips.Select(c => (long)c.Label).ToArray(), indices.ToArray());
-        return VideoBatch.FromHost(host);
+        return VideoBatch.FromHost(VideoLoader.Collate(new BatchSlot(0, 0, indices.ToArray()), clips));
     }
 
     /// <summary>The first entry of each class in a dataset index (file order).</summary>
     public static int[] FirstOfEachClass(VideoIndex index) =>
         Enumerable.Range(0, index.NumClasses).Select(k => index.Entries.Select((e, i) => (e, i)).First(x => x.e.Label == k).i).ToArray();
-
-    /// <summary>Pixels [N,3,T,S,S] → tubelets [N,L,kt·p·p,3] in VideoMAE's order (t, row, col; within: frame, y, x, channel).</summary>
-    public static Tensor Tubelets(Tensor clips, int tubelet, int p)
-    {
-        long n = clips.shape[0], t = clips.shape[2] / tubelet, h = clips.shape[3] / p, w = clips.shape[4] / p;
-        return clips.reshape(n, 3, t, tubelet, h, p, w, p).permute(0, 2, 4, 6, 3, 5, 7, 1).reshape(n, t * h * w, tubelet * p * p, 3);
-    }
-
-    /// <summary>The inverse of <see cref="Tubelets"/> (flattened [N,L,kt·p·p·3] accepted): → [N,3,T,S,S].</summary>
-    public static Tensor FromTubelets(Tensor tubelets, int tubelet, int p, long frames, long size)
-    {
-        long n = tubelets.shape[0], t = frames / tubelet, g = size / p;
-        return tubelets.reshape(n, t, g, g, tubelet, p, p, 3).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(n, 3, frames, size, size);
-    }
 
     /// <summary>Which frames each sampler takes: one row of markers per sampling, frame index across (0 .. frameCount − 1).
     /// A frame taken more than once is one marker; its hover text says how often.</summary>

@@ -61,7 +61,8 @@ public static class VideoBench
                 peakFinetune = Benchmark.PeakRssMb();
                 Benchmark.ResetPeakRss();
                 compute!.eval();
-                var clip = Synthetic(1, config, a.Seed + 1) with { Views = views, Pixels = Repeat(Synthetic(1, config, a.Seed + 1).Pixels, views) };
+                var one = Synthetic(1, config, a.Seed + 1);
+                var clip = one with { Views = views, Pixels = Repeat(one.Pixels, views) };
                 infer = Benchmark.TimeSteps(a with { Warmup = Math.Min(a.Warmup, 1) }, progress, $"inference ({views} views)", () =>
                 {
                     using var _ = no_grad();

@@ -8,13 +8,20 @@ public static class ImageNetStats
     public static readonly float[] Mean = [0.485f, 0.456f, 0.406f];
     public static readonly float[] Std = [0.229f, 0.224f, 0.225f];
 
-    /// <summary>uint8 [B,H,W,3] → float [B,3,H,W], (x/255 - mean) / std.</summary>
+    /// <summary>uint8 channels-last [B,H,W,3] (or clips [B,T,H,W,3]) → float channels-first [B,3,H,W] ([B,3,T,H,W]),
+    /// (x/255 - mean) / std.</summary>
     public static Tensor Normalize(Tensor bytesNhwc)
     {
         using var scope = NewDisposeScope();
-        var x = bytesNhwc.permute(0, 3, 1, 2).to(float32).div_(255f);
-        var mean = tensor(Mean, device: x.device).view(1, 3, 1, 1);
-        var std = tensor(Std, device: x.device).view(1, 3, 1, 1);
+        int rank = (int)bytesNhwc.dim();
+        var order = new long[rank];
+        order[1] = rank - 1;
+        for (int d = 2; d < rank; d++) order[d] = d - 1;                      // [0, last, 1, 2, ...]
+        var x = bytesNhwc.permute(order).to(float32).div_(255f);
+        var shape = Enumerable.Repeat(1L, rank).ToArray();
+        shape[1] = 3;
+        var mean = tensor(Mean, device: x.device).view(shape);
+        var std = tensor(Std, device: x.device).view(shape);
         return x.sub_(mean).div_(std).contiguous().MoveToOuterDisposeScope();
     }
 

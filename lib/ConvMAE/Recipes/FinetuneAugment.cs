@@ -22,11 +22,7 @@ internal static class FinetuneAugment
         var mixup = new Mixup(a.Mixup, a.Cutmix, minmax, a.MixupProb, a.MixupSwitchProb, Enum.Parse<MixupMode>(a.MixupMode, ignoreCase: true),
                               labelSmoothing: a.Smoothing, numClasses: numClasses);
         var erasing = a.Reprob > 0 ? RandomErasing.ForTimmTransform(a.Reprob, a.Remode, a.Recount) : null;
-        Func<Tensor, Tensor, Tensor> criterion =
-            mixup.Active ? Losses.SoftTargetCrossEntropy
-            : a.Smoothing > 0 ? (logits, labels) => Losses.LabelSmoothingCrossEntropy(logits, labels, a.Smoothing)
-            : (logits, labels) => nn.functional.cross_entropy(logits, labels);
-        return new ClassificationTask("finetune", model, criterion)
+        return new ClassificationTask("finetune", model, Losses.FinetuneCriterion(mixup.Active, a.Smoothing))
         {
             Erase = erasing is null ? null : (images, rng) => erasing.Apply(images, rng),
             Mix = mixup.Active ? (images, labels, rng) => mixup.Apply(images, labels, rng) : null,

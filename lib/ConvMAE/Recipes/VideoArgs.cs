@@ -89,7 +89,7 @@ public sealed record VideoFinetuneArgs : VideoArgs
 
     internal bool FlipFrames => Flip.ToLowerInvariant() switch
     {
-        "auto" => DataSetName == "Kinetics-400",
+        "auto" => ConvMAE.Data.Video.FinetuneClipTransform.FlipsFor(DataSetName),
         "on" or "true" => true,
         "off" or "false" => false,
         _ => throw new ArgumentException($"--flip {Flip}: expected auto, on or off"),

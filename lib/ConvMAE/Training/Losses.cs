@@ -10,6 +10,13 @@ namespace ConvMAE.Training;
 /// </summary>
 public static class Losses
 {
+    /// <summary>main_finetune's (and VideoMAE's) choice: soft-target CE when mixup/cutmix mix the batch, else
+    /// label-smoothing CE when <paramref name="smoothing"/> &gt; 0, else plain cross-entropy.</summary>
+    public static Func<Tensor, Tensor, Tensor> FinetuneCriterion(bool mixing, double smoothing) =>
+        mixing ? SoftTargetCrossEntropy
+        : smoothing > 0 ? (logits, labels) => LabelSmoothingCrossEntropy(logits, labels, smoothing)
+        : (logits, labels) => nn.functional.cross_entropy(logits, labels);
+
     /// <summary>mean over rows of Σ_k −target_k · log_softmax(logits)_k; logits [B,K], target [B,K] (rows need not be one-hot).</summary>
     public static Tensor SoftTargetCrossEntropy(Tensor logits, Tensor target)
     {

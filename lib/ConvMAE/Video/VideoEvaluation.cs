@@ -61,13 +61,11 @@ public static class VideoEvaluation
                     var logits = model.call(batch.Clips).to(float32);                             // [B·V,K]
                     var scores = logits.softmax(-1).view(host.Count, host.Views, -1).mean([1]);    // [B,K]
                     lossSum += nn.functional.nll_loss(scores.clamp_min(1e-12).log(), batch.Labels, reduction: nn.Reduction.Sum).item<float>();
-                    int k = (int)Math.Min(5, scores.shape[1]);
-                    var topk = scores.topk(k, 1).indexes;                                          // [B,k]
-                    var hit = topk.eq(batch.Labels.unsqueeze(1));
-                    top1 += hit[.., 0].sum().item<long>();
-                    top5 += hit.any(1).sum().item<long>();
+                    var correct = Evaluation.Accuracy.TopKCorrect(scores, batch.Labels, 1, 5);
+                    top1 += correct[0];
+                    top5 += correct[1];
                     labels.AddRange(batch.Labels.data<long>().ToArray());
-                    predictions.AddRange(topk[.., 0].contiguous().data<long>().ToArray());
+                    predictions.AddRange(scores.argmax(1).data<long>().ToArray());
                 }
                 done++;
                 progress?.Invoke(done, loader.BatchesPerEpoch);

@@ -187,15 +187,28 @@ public sealed class VideoMaskedAutoencoder : VideoConvViTBase<VideoPretrainOutpu
         using var scope = NewDisposeScope();
         var c = Config;
         int p = c.TokenPixels, kt = c.TubeletSize;
-        long n = clips.shape[0], t = clips.shape[2] / kt, h = clips.shape[3] / p, w = clips.shape[4] / p;
+        long n = clips.shape[0], l = (clips.shape[2] / kt) * (clips.shape[3] / p) * (clips.shape[4] / p);
         var mean = tensor(ImageNetStats.Mean, device: clips.device).view(1, 3, 1, 1, 1);
         var std = tensor(ImageNetStats.Std, device: clips.device).view(1, 3, 1, 1, 1);
         var raw = clips.to(float32) * std + mean;                                          // [N,3,T,S,S] in [0,1]
-        var x = raw.reshape(n, 3, t, kt, h, p, w, p).permute(0, 2, 4, 6, 3, 5, 7, 1)       // [N,t,h,w,kt,p,p,3]
-                   .reshape(n, t * h * w, kt * p * p, 3);
+        var x = Tubelets(raw, kt, p);                                                      // [N,L,kt·p·p,3]
         if (c.NormTarget)
             x = (x - x.mean([-2], keepdim: true)) / (x.var(-2, unbiased: true, keepdim: true).sqrt() + 1e-6);
-        return x.reshape(n, t * h * w, kt * p * p * 3).MoveToOuterDisposeScope();
+        return x.reshape(n, l, kt * p * p * 3).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pixels [N,3,T,S,S] → tubelets [N,L,kt·p·p,3]: VideoMAE's 'b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c'.</summary>
+    public static Tensor Tubelets(Tensor clips, int tubelet, int p)
+    {
+        long n = clips.shape[0], c = clips.shape[1], t = clips.shape[2] / tubelet, h = clips.shape[3] / p, w = clips.shape[4] / p;
+        return clips.reshape(n, c, t, tubelet, h, p, w, p).permute(0, 2, 4, 6, 3, 5, 7, 1).reshape(n, t * h * w, tubelet * p * p, c);
+    }
+
+    /// <summary>The inverse of <see cref="Tubelets"/> ([N,L,kt·p·p·3] flattened accepted) → [N,3,T,S,S] for a square frame.</summary>
+    public static Tensor FromTubelets(Tensor tubelets, int tubelet, int p, long frames, long size)
+    {
+        long n = tubelets.shape[0], t = frames / tubelet, g = size / p;
+        return tubelets.reshape(n, t, g, g, tubelet, p, p, 3).permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(n, 3, frames, size, size);
     }
 
     /// <summary>MSE over the masked tubelets (VideoMAE: nn.MSELoss on pred vs the masked targets).</summary>

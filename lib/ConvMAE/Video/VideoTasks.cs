@@ -61,17 +61,13 @@ public sealed class VideoClassificationTask(nn.Module<Tensor, Tensor> model, Fun
     {
         var mix = new Mixup(mixup, cutmix, null, 1.0, 0.5, MixupMode.Batch, labelSmoothing: smoothing, numClasses: numClasses);
         var erasing = reprob > 0 ? VideoErasing.FromArgs(reprob, remode, recount) : null;
-        Func<Tensor, Tensor, Tensor> criterion =
-            mix.Active ? Training.Losses.SoftTargetCrossEntropy
-            : smoothing > 0 ? (logits, labels) => Training.Losses.LabelSmoothingCrossEntropy(logits, labels, smoothing)
-            : (logits, labels) => nn.functional.cross_entropy(logits, labels);
-        return new VideoClassificationTask(model, criterion)
+        return new VideoClassificationTask(model, Training.Losses.FinetuneCriterion(mix.Active, smoothing))
         {
             Erase = erasing is null ? null : (clips, rng) =>
             {
-                var erased = clips.clone();
-                VideoErasing.Apply(erased, erasing, Enumerable.Range(0, (int)clips.shape[0]).Select(_ => new Random(rng.Next())).ToList());
-                return erased;
+                // In place: the clips are this step's own batch tensor (VideoBatch.FromHost), read by nothing else.
+                VideoErasing.Apply(clips, erasing, Enumerable.Range(0, (int)clips.shape[0]).Select(_ => new Random(rng.Next())).ToList());
+                return clips;
             },
             Mix = mix.Active ? (clips, labels, rng) =>
             {

@@ -28,11 +28,8 @@ public sealed class VideoBatch : IDisposable
         using var scope = NewDisposeScope();
         var bytes = tensor(h.Pixels, [(long)h.Count * h.Views, h.Frames, h.Size, h.Size, 3], dtype: uint8);
         if (device is not null && device.type != TorchSharp.DeviceType.CPU) bytes = bytes.to(device); // move bytes: 4× less traffic
-        var x = bytes.permute(0, 4, 1, 2, 3).to(float32).div_(255f);                                  // [N,3,T,S,S]
-        var mean = tensor(ImageNetStats.Mean, device: x.device).view(1, 3, 1, 1, 1);
-        var std = tensor(ImageNetStats.Std, device: x.device).view(1, 3, 1, 1, 1);
-        var clips = x.sub_(mean).div_(std).contiguous();
-        var labels = tensor(h.Labels, dtype: int64, device: x.device);
+        var clips = ImageNetStats.Normalize(bytes);                                                   // [N,3,T,S,S]
+        var labels = tensor(h.Labels, dtype: int64, device: clips.device);
         return new VideoBatch
         {
             Epoch = h.Epoch, Index = h.Index, Views = h.Views, SampleIndices = h.SampleIndices,

@@ -53,7 +53,8 @@ public sealed class VideoLoader(VideoClipSource source, LoaderOptions options)
 {
     public VideoClipSource Source => source;
 
-    static VideoHostBatch Collate(BatchSlot slot, IReadOnlyList<VideoClip> clips)
+    /// <summary>Packs loaded clips (in order) into a host batch; also used to batch chosen clips outside a loader.</summary>
+    public static VideoHostBatch Collate(BatchSlot slot, IReadOnlyList<VideoClip> clips)
     {
         if (clips.Count == 0) return new VideoHostBatch(slot.Epoch, slot.Index, [], 0, 1, 0, 0, [], slot.SampleIndices);
         var c0 = clips[0];
