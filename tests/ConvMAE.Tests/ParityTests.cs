@@ -63,15 +63,22 @@ public class ParityTests(ITestOutputHelper output)
         switch (kind)
         {
             case "pretrain":
-                using (var model = new MaskedAutoencoderConvViT(cfg))
-                {
-                    // The frozen sin-cos tables come from the config alone: they must equal the official ones before loading.
-                    using var stored = Checkpoints.ReadStateDict(Path.Combine(folder, "model.safetensors"));
-                    checks.Add(Compare.Close("fresh pos_embed", model.PosEmbed, stored["pos_embed"], 1e-6));
-                    checks.Add(Compare.Close("fresh decoder_pos_embed", model.DecoderPosEmbed, stored["decoder_pos_embed"], 1e-6));
-                    LoadWeights(model, folder, nParams);
-                    RunPretrain(model, cfg, io, batch, checks);
-                }
+                // Both forms of stages 1-2 must reproduce the official numbers: the kit's default (visible blocks only)
+                // and the official dense form (sparse_stages = false).
+                foreach (var sparse in new[] { true, false })
+                    using (var model = new MaskedAutoencoderConvViT(cfg with { SparseStages = sparse }))
+                    {
+                        var form = sparse ? "sparse" : "dense";
+                        // The frozen sin-cos tables come from the config alone: they must equal the official ones before loading.
+                        using var stored = Checkpoints.ReadStateDict(Path.Combine(folder, "model.safetensors"));
+                        checks.Add(Compare.Close("fresh pos_embed", model.PosEmbed, stored["pos_embed"], 1e-6));
+                        checks.Add(Compare.Close("fresh decoder_pos_embed", model.DecoderPosEmbed, stored["decoder_pos_embed"], 1e-6));
+                        LoadWeights(model, folder, nParams);
+                        Assert.Equal(sparse && cfg.MaskedConv, model.UsesSparseStages);
+                        var formChecks = new List<Check>();
+                        RunPretrain(model, cfg, io, batch, formChecks);
+                        checks.AddRange(formChecks.Select(c => c with { Line = $"[{form}] {c.Line}" }));
+                    }
                 break;
             case "classifier":
                 using (var model = new ConvViT(cfg))

@@ -54,4 +54,19 @@ public sealed class CBlock : nn.Module<Tensor, Tensor?, Tensor>
         x = x + DropPath.call(Mlp.call(z));
         return x.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The same block on visible blocks only (pretraining's sparse form, <see cref="VisibleBlocks"/>):
+    /// [N,Lk,s,s,dim] → [N,Lk,s,s,dim], channels last, so the norms act on the last axis and the 1×1 convolutions are
+    /// matrix products. Every position here is visible, so the mask multiply is the identity and is left out.
+    /// </summary>
+    public Tensor ForwardVisible(Tensor x, VisibleBlocks visible)
+    {
+        using var scope = NewDisposeScope();
+        var y = VisibleBlocks.Pointwise(Conv1, Norm1.call(x));
+        y = VisibleBlocks.Pointwise(Conv2, visible.Depthwise(Attn, y));
+        x = x + DropPath.call(y);
+        x = x + DropPath.call(Mlp.ForwardChannelsLast(Norm2.call(x)));
+        return x.MoveToOuterDisposeScope();
+    }
 }

@@ -45,6 +45,13 @@ public sealed record ConvViTConfig
     [JsonPropertyName("masked_conv")] public bool MaskedConv { get; init; } = true;
     /// <summary>Ablation: add the stage-1/2 decode-conv features to the stage-3 tokens before <c>norm</c> (paper: true).</summary>
     [JsonPropertyName("multi_scale_fusion")] public bool MultiScaleFusion { get; init; } = true;
+    /// <summary>
+    /// Kit speed switch (not an official key): with <c>masked_conv</c>, run stages 1-2 of pretraining on the visible
+    /// 16×16 blocks only (<see cref="VisibleBlocks"/>). Exact, because every stage-1/2 operation but the masked depthwise
+    /// convolution is per position and the block-aligned embeddings never mix blocks; false = the official dense form.
+    /// Without masked convolution the dense form is always used (masked positions then do reach visible tokens).
+    /// </summary>
+    [JsonPropertyName("sparse_stages")] public bool SparseStages { get; init; } = true;
 
     // ---- classifier (models_convvit.ConvViT) ----
     /// <summary>Head width; ≤ 0 gives no head (Identity).</summary>

@@ -126,6 +126,7 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
         var c = Config;
         if (plan.Mask.shape[0] != imgs.shape[0] || plan.NumTokens != c.NumPatches)
             throw new ArgumentException($"mask: expected [{imgs.shape[0]},{c.NumPatches}], got [{string.Join(",", plan.Mask.shape)}]");
+        if (UsesSparseStages) return ForwardEncoderPartsSparse(imgs, plan);
         using var scope = NewDisposeScope();
         int g = c.GridSize, e2 = c.EmbedDim[2];
         // Stage masks (1 = visible): nearest ×(p1·p2) and ×p2 upsampling of the token mask.
@@ -149,6 +150,39 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
         x = RunBlocks(Blocks3, x);
         // Multi-scale fusion happens AFTER blocks3, BEFORE norm (models_convmae.forward_encoder).
         var parts = new EncoderParts(x, s1?.gather(1, idx), s2?.gather(1, idx));
+        parts.Stage3.MoveToOuterDisposeScope(); parts.Stage1?.MoveToOuterDisposeScope(); parts.Stage2?.MoveToOuterDisposeScope();
+        return parts;
+    }
+
+    /// <summary>
+    /// Whether the encoder computes stages 1-2 on the visible blocks only (<c>sparse_stages</c>, default on). Exact only
+    /// with masked convolution; the masked_conv = false ablation always runs the dense (official) form.
+    /// </summary>
+    public bool UsesSparseStages => Config.SparseStages && Config.MaskedConv;
+
+    /// <summary>
+    /// <see cref="ForwardEncoderParts"/> with stages 1-2 on the visible 16×16 blocks only (see <see cref="VisibleBlocks"/>
+    /// for why this is exact). Blocks are [N,Lk,s,s,C] in ids_keep order, so the stage-3 tokens come out already
+    /// gathered; pos_embed is gathered to match.
+    /// </summary>
+    private EncoderParts ForwardEncoderPartsSparse(Tensor imgs, MaskPlan plan)
+    {
+        var c = Config;
+        using var scope = NewDisposeScope();
+        using var visible = new VisibleBlocks(plan.IdsKeep, c.GridSize);
+        long n = imgs.shape[0], lk = plan.NumKept;
+        int e2 = c.EmbedDim[2];
+        var x = PatchEmbed1.ForwardBlocks(visible.PixelBlocks(ToCompute(imgs)));   // [N,Lk,4,4,E0]
+        foreach (var blk in Blocks1) x = blk.ForwardVisible(x, visible);
+        Tensor? s1 = c.MultiScaleFusion ? VisibleBlocks.StridedConv(Stage1OutputDecode, x).view(n, lk, e2) : null;   // [N,Lk,E2]
+        x = PatchEmbed2.ForwardBlocks(x);                                          // [N,Lk,2,2,E1]
+        foreach (var blk in Blocks2) x = blk.ForwardVisible(x, visible);
+        Tensor? s2 = c.MultiScaleFusion ? VisibleBlocks.StridedConv(Stage2OutputDecode, x).view(n, lk, e2) : null;   // [N,Lk,E2]
+        x = PatchEmbed3.ForwardBlocks(x).view(n, lk, e2);                          // [N,Lk,E2]
+        x = PatchEmbed4.call(x);
+        var pos = PosEmbed.expand(n, -1, -1).gather(1, plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2));   // [N,Lk,E2]
+        x = RunBlocks(Blocks3, x + pos);
+        var parts = new EncoderParts(x, s1, s2);
         parts.Stage3.MoveToOuterDisposeScope(); parts.Stage1?.MoveToOuterDisposeScope(); parts.Stage2?.MoveToOuterDisposeScope();
         return parts;
     }

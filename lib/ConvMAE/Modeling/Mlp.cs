@@ -53,4 +53,12 @@ public sealed class CMlp : nn.Module<Tensor, Tensor>
         var h = drop.call(act.call(Fc1.call(x)));   // [N,hidden,H,W]
         return drop.call(Fc2.call(h)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The same on channels-last positions [...,C] → [...,C], the 1×1 convolutions as matrix products.</summary>
+    public Tensor ForwardChannelsLast(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = drop.call(act.call(VisibleBlocks.Pointwise(Fc1, x)));   // [...,hidden]
+        return drop.call(VisibleBlocks.Pointwise(Fc2, h)).MoveToOuterDisposeScope();
+    }
 }

@@ -44,4 +44,15 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
         y = Norm.call(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);        // channel LN in NHWC
         return act.call(y).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The same embedding on channels-last blocks (<see cref="VisibleBlocks"/>): [N,Lk,s,s,Cin] → [N,Lk,s/p,s/p,E].
+    /// With kernel = stride each block maps onto whole output positions, so blocks can be embedded on their own.
+    /// </summary>
+    public Tensor ForwardBlocks(Tensor blocks)
+    {
+        using var scope = NewDisposeScope();
+        var y = Norm.call(VisibleBlocks.StridedConv(Proj, blocks));
+        return act.call(y).MoveToOuterDisposeScope();
+    }
 }

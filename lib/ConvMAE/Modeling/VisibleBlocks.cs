@@ -1,0 +1,99 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ConvMAE.Modeling;
+
+/// <summary>
+/// Stages 1-2 of pretraining computed on the visible positions only (the kit's sparse form; the official code runs
+/// every position). A stage-3 token covers an s×s block of a stage map (s = p1·p2 = 4 at stage 1, p2 = 2 at stage 2,
+/// p0·p1·p2 = 16 pixels of the image), and in pretraining:
+/// <list type="bullet">
+/// <item>LayerNorm, the 1×1 convolutions, the MLP, GELU and the residual adds are per position;</item>
+/// <item>patch_embed1/2/3 and stage1/2_output_decode have kernel = stride and tile each block exactly;</item>
+/// <item>the one operation that mixes positions, the 5×5 depthwise convolution, reads its input multiplied by the
+/// visible mask (masked convolution), so masked positions contribute zeros to it.</item>
+/// </list>
+/// So the visible tokens' latent, the loss and every gradient depend on the visible blocks alone. This class holds a
+/// batch's visible blocks in a block-major, channels-last layout <c>[N,Lk,s,s,C]</c> (kept tokens in ids_keep order),
+/// runs the pointwise parts as matrix products on it, and builds a zeroed <c>[N,C,g·s,g·s]</c> map only for each
+/// depthwise convolution. At mask ratio 0.75 this removes about three quarters of the stage-1/2 work.
+/// </summary>
+public sealed class VisibleBlocks : IDisposable
+{
+    private readonly Tensor sample, row, col;   // [N·Lk] int64: the batch index, token row and token column of each kept block
+    /// <summary>Batch size N, kept tokens per image Lk, token grid side g.</summary>
+    public long Batch { get; }
+    public long Kept { get; }
+    public int Grid { get; }
+
+    /// <param name="idsKeep">[N,Lk] int64 kept token indices (row·g + col), the order of the output blocks.</param>
+    /// <param name="grid">Stage-3 token grid side g.</param>
+    public VisibleBlocks(Tensor idsKeep, int grid)
+    {
+        Batch = idsKeep.shape[0]; Kept = idsKeep.shape[1]; Grid = grid;
+        using var scope = NewDisposeScope();
+        var flat = idsKeep.reshape(-1);                                                             // [N·Lk]
+        sample = arange(Batch, dtype: int64, device: idsKeep.device).repeat_interleave(Kept);     // [N·Lk]
+        row = flat.div(grid, rounding_mode: RoundingMode.floor);
+        col = flat.remainder(grid);
+        scope.MoveToOuter(sample, row, col);
+    }
+
+    /// <summary>Image [N,C,g·T,g·T] → its visible T×T pixel blocks, channels last: [N,Lk,T,T,C].</summary>
+    public Tensor PixelBlocks(Tensor imgs)
+    {
+        using var scope = NewDisposeScope();
+        long n = imgs.shape[0], c = imgs.shape[1], t = imgs.shape[2] / Grid;
+        var tiles = imgs.view(n, c, Grid, t, Grid, t).permute(0, 2, 4, 3, 5, 1);   // [N,g,g,T,T,C] (a view)
+        return Take(tiles).view(n, Kept, t, t, c).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The masked depthwise convolution on visible blocks: [N,Lk,s,s,C] → [N,Lk,s,s,C]. The blocks are placed in a
+    /// zeroed map (masked positions = 0, exactly what the dense form's visible·y gives the convolution), the
+    /// convolution runs on the whole map, and the visible blocks are read back.
+    /// </summary>
+    public Tensor Depthwise(Conv2d conv, Tensor blocks)
+    {
+        using var scope = NewDisposeScope();
+        long n = blocks.shape[0], s = blocks.shape[2], c = blocks.shape[4];
+        var canvas = zeros([n, Grid, Grid, s, s, c], dtype: blocks.dtype, device: blocks.device);   // [N,g,g,s,s,C]
+        canvas = canvas.index_put_(blocks.reshape(n * Kept, s, s, c), Index(sample), Index(row), Index(col));
+        // Contiguous NCHW for the convolution: libtorch's oneDNN kernels have crashed on channels-last maps here (CBlock).
+        var map = canvas.permute(0, 5, 1, 3, 2, 4).reshape(n, c, Grid * s, Grid * s);             // [N,C,g·s,g·s]
+        var y = conv.call(map);                                                                     // [N,C,g·s,g·s]
+        var tiles = y.view(n, c, Grid, s, Grid, s).permute(0, 2, 4, 3, 5, 1);                      // [N,g,g,s,s,C] (a view)
+        return Take(tiles).view(n, Kept, s, s, c).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[N,g,g,...] → [N·Lk,...]: the kept tokens' entries, in ids_keep order.</summary>
+    private Tensor Take(Tensor tiles) => tiles.index(Index(sample), Index(row), Index(col));
+
+    private static TensorIndex Index(Tensor t) => TensorIndex.Tensor(t);
+
+    /// <summary>
+    /// A kernel = stride convolution on blocks (patch_embed2/3, stage1/2_output_decode; patch_embed1 on pixel blocks) as
+    /// one matrix product: [N,Lk,s,s,Cin] → [N,Lk,s/k,s/k,Cout]. Each k×k cell's values are flattened in the
+    /// (channel, row, column) order of the convolution weight [Cout,Cin,k,k].
+    /// </summary>
+    public static Tensor StridedConv(Conv2d conv, Tensor blocks)
+    {
+        using var scope = NewDisposeScope();
+        var w = conv.weight!;
+        long k = w.shape[2], n = blocks.shape[0], lk = blocks.shape[1], s = blocks.shape[2], cin = blocks.shape[4], o = s / k;
+        var cells = blocks.view(n, lk, o, k, o, k, cin).permute(0, 1, 2, 4, 6, 3, 5)            // [N,Lk,o,o,Cin,k,k]
+                          .reshape(n, lk, o, o, cin * k * k);
+        return nn.functional.linear(cells, w.view(w.shape[0], -1), conv.bias).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A 1×1 convolution on channels-last blocks: [...,Cin] → [...,Cout] (a Linear with the conv's weights).</summary>
+    public static Tensor Pointwise(Conv2d conv, Tensor x)
+    {
+        var w = conv.weight!;
+        using var w2 = w.view(w.shape[0], w.shape[1]);
+        return nn.functional.linear(x, w2, conv.bias);
+    }
+
+    public void Dispose() { sample.Dispose(); row.Dispose(); col.Dispose(); }
+}
