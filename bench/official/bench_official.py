@@ -38,7 +38,70 @@ def parse_args():
     p.add_argument('--blas', choices=['auto', 'openblas', 'system'], default='auto',
                    help='auto: the OpenBLAS that setup.sh unpacked into OFFICIAL_DIR/openblas if there, else the system '
                         'libblas.so.3 (on Debian by default the slow netlib reference BLAS)')
+    p.add_argument('--coretype', default='probe',
+                   help='OpenBLAS kernel: probe (default: time a 2048^3 product under each candidate below and keep the '
+                        'fastest that computes correctly), env (leave OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as they are), '
+                        'auto (unset both: OpenBLAS detects the core), or a core name such as SKYLAKEX')
     return p.parse_args()
+
+
+# Kernels worth trying on the x86-64 machines of this kind. Debian 12's OpenBLAS 0.3.21 does not recognise the Intel
+# Xeon with AMX ("Prescott", a generic kernel about 4x slower) and this environment sets OPENBLAS_CORETYPE=Haswell on
+# the AMD EPYC; the fastest correct kernel differs between the two, so it is measured rather than assumed.
+CORETYPE_CANDIDATES = ['env', 'auto', 'HASWELL', 'ZEN', 'SKYLAKEX', 'COOPERLAKE', 'SAPPHIRERAPIDS']
+
+GEMM_PROBE = r"""
+import ctypes, sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+torch.manual_seed(0)
+a, b = torch.randn(256, 256), torch.randn(256, 256)
+err = ((a @ b).double() - a.double() @ b.double()).abs().max().item()
+x, y = torch.randn(2048, 2048), torch.randn(2048, 2048)
+x @ y
+best = min((lambda t0: (x @ y, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(3))
+try:
+    f = ctypes.CDLL('libblas.so.3').openblas_get_corename
+    f.restype = ctypes.c_char_p
+    core = f().decode()
+except Exception:
+    core = '?'
+print(f'{2 * 2048 ** 3 / best / 1e9:.1f} {err:.3g} {core}')
+"""
+
+
+def coretype_env(env, choice):
+    """The environment for one OPENBLAS_CORETYPE choice: 'env' as given, 'auto' without it, else that core."""
+    env = dict(env)
+    if choice == 'env':
+        return env
+    env.pop('OPENBLAS_CORETYPE', None)
+    env.pop('OPENBLAS_L2_SIZE', None)   # set together with the core type here; a stale size misleads another kernel
+    if choice != 'auto':
+        env['OPENBLAS_CORETYPE'] = choice
+    return env
+
+
+def probe_coretype(env, threads):
+    """Times the GEMM under each candidate kernel in a child process; returns (choice, gflops, core name)."""
+    import subprocess
+    best = None
+    for choice in CORETYPE_CANDIDATES:
+        try:
+            r = subprocess.run([sys.executable, '-c', GEMM_PROBE, str(threads)], env=coretype_env(env, choice),
+                               capture_output=True, text=True, timeout=120)
+            gflops, err, core = r.stdout.split()
+            gflops, err = float(gflops), float(err)
+        except Exception as e:   # a kernel that crashes or hangs on this CPU is simply not a candidate
+            log(f'  OpenBLAS {choice}: unusable ({type(e).__name__})')
+            continue
+        ok = err < 1e-3
+        log(f'  OpenBLAS {choice}: {gflops:.0f} GFLOP/s (2048^3, {threads} threads), kernel {core}'
+            + ('' if ok else f', WRONG results (max error {err:.3g}): not used'))
+        if ok and (best is None or gflops > best[1]):
+            best = (choice, gflops, core)
+    if best is None:
+        sys.exit('no OpenBLAS kernel computed a correct product')
+    return best
 
 
 def log(msg):
@@ -55,6 +118,13 @@ def use_blas(a):
         return
     env = dict(os.environ, CONVMAE_BENCH_REEXEC='1', OMP_NUM_THREADS=str(a.threads),
                LD_LIBRARY_PATH=lib + (':' + os.environ['LD_LIBRARY_PATH'] if os.environ.get('LD_LIBRARY_PATH') else ''))
+    if a.coretype == 'probe':
+        choice, gflops, core = probe_coretype(env, a.threads)
+        log(f'OpenBLAS kernel used: {choice} ({core}, {gflops:.0f} GFLOP/s)')
+    else:
+        choice, gflops, core = a.coretype, None, None
+    env = coretype_env(env, choice)
+    env['CONVMAE_BENCH_CORETYPE'] = json.dumps({'choice': choice, 'gemm_gflops': gflops, 'core': core})
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
 
 
@@ -164,6 +234,11 @@ def main():
 
     out = {'impl': 'official-pytorch', 'torch': torch.__version__, 'mode': a.mode, 'model': name,
            'batch_size': B, 'input_size': S, 'threads': a.threads, 'steps': a.steps, 'blas': blas}
+    if os.environ.get('CONVMAE_BENCH_CORETYPE'):
+        kernel = json.loads(os.environ['CONVMAE_BENCH_CORETYPE'])
+        out['openblas_coretype'] = kernel['choice'] if kernel['choice'] != 'env' else os.environ.get('OPENBLAS_CORETYPE', 'auto')
+        out['openblas_kernel'] = kernel['core']
+        out['gemm_gflops'] = kernel['gemm_gflops']
     if a.mode == 'infer':
         model.eval()
         times = time_steps(fwd_step, 'forward')

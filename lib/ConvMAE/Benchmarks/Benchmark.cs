@@ -24,6 +24,8 @@ public sealed record BenchArgs
     [JsonPropertyName("steps"), Description("timed steps (batches for data)")] public int Steps { get; init; } = 5;
     [JsonPropertyName("warmup"), Description("untimed steps first")] public int Warmup { get; init; } = 2;
     [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
+    [JsonPropertyName("sparse_stages"), Description("pretrain: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form)")]
+    public bool SparseStages { get; init; } = true;
     [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
     public string DataPath { get; init; } = "data/demo";
     [JsonPropertyName("seed")] public int Seed { get; init; }
@@ -116,7 +118,7 @@ public static class Benchmark
 
     static BenchResult Pretrain(BenchArgs a, Action<string>? progress)
     {
-        var config = (ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { MaskRatio = a.MaskRatio }).ValidatePretrain();
+        var config = (ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { MaskRatio = a.MaskRatio, SparseStages = a.SparseStages }).ValidatePretrain();
         manual_seed(a.Seed);
         using var model = new MaskedAutoencoderConvViT(config);
         using var optimizer = new AdamW(ParamGroups.WeightDecay(model.named_parameters(), 0.05), 1.5e-4, 0.9, 0.95);

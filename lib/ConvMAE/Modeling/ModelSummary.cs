@@ -54,7 +54,10 @@ public sealed record SummaryRow(string Name, string Detail, long TrainableParams
 /// except that those tools usually report MACs and call them "FLOPs" — <see cref="ForwardGMacs"/> gives that number.
 /// With it, ViT-B/16 at 224 px (12 Blocks on 197 tokens + the 16×16 patch conv + head) comes out at 17.56 G MACs, the
 /// familiar "17.6 GFLOPs".</para>
-/// <para><b>Pretraining.</b> As in the official forward, the convolutional stages (patch_embed1-3, blocks1-2, the
+/// <para><b>Pretraining, sparse form</b> (<c>sparse_stages</c>, the kit's default with masked convolution): the count is
+/// what runs — the stem (patch embeddings, the per-position parts of the CBlocks, the decode convs) and patch_embed4
+/// on the Lk visible tokens' blocks only, the 5×5 depthwise convolutions on the whole maps.</para>
+/// <para><b>Pretraining, dense form</b> (<c>sparse_stages</c> = false, or masked_conv off). As in the official forward, the convolutional stages (patch_embed1-3, blocks1-2, the
 /// stage-1/2 decode convs) and patch_embed4 run on the FULL image / all L tokens — the masked convolution still computes
 /// the whole feature map, it only zeroes the masked positions — while blocks3, norm and decoder_embed run on the
 /// Lk = int(L·(1 − mask_ratio)) visible tokens, and the decoder blocks, decoder_norm and decoder_pred on all L tokens.
@@ -128,19 +131,24 @@ public sealed class ModelSummary
     static long LinearParams(long cin, long cout, bool bias = true) => cin * cout + (bias ? cout : 0);
     static long LayerNormParams(long d) => 2 * d;
 
-    /// <summary>PatchEmbed: Conv(k = s = p) → LN → GELU, output side <paramref name="side"/>.</summary>
-    static SummaryRow PatchEmbedRow(string name, int p, int cin, int cout, int side) =>
-        new(name, $"Conv {p}×{p}/{p} {cin}→{cout}, LN, GELU → {side}×{side}",
+    /// <summary>PatchEmbed: Conv(k = s = p) → LN → GELU, output side <paramref name="side"/>, computed at
+    /// <paramref name="positions"/> output positions (default all side²).</summary>
+    static SummaryRow PatchEmbedRow(string name, int p, int cin, int cout, int side, long? positions = null, string note = "") =>
+        new(name, $"Conv {p}×{p}/{p} {cin}→{cout}, LN, GELU → {side}×{side}{note}",
             ConvParams(p, cin, cout) + LayerNormParams(cout), 0,
-            2 * ConvMacs(p, cin, cout, 1, (long)side * side), 0);
+            2 * ConvMacs(p, cin, cout, 1, positions ?? (long)side * side), 0);
 
-    /// <summary>depth × CBlock(d): 1×1 conv1, 5×5 depthwise, 1×1 conv2, CMlp 1×1 fc1/fc2, two LNs, on a side×side map.</summary>
-    static SummaryRow CBlocksRow(string name, int depth, int d, double mlpRatio, int side, string note)
+    /// <summary>
+    /// depth × CBlock(d): 1×1 conv1, 5×5 depthwise, 1×1 conv2, CMlp 1×1 fc1/fc2, two LNs, on a side×side map; the
+    /// per-position parts on <paramref name="positions"/> of its side² positions (all of them, or the visible ones in the
+    /// sparse form), the depthwise convolution always on the whole map.
+    /// </summary>
+    static SummaryRow CBlocksRow(string name, int depth, int d, double mlpRatio, int side, string note, long? positions = null)
     {
-        long h = (int)(d * mlpRatio), hw = (long)side * side;
+        long h = (int)(d * mlpRatio), hw = (long)side * side, pw = positions ?? hw;
         long perBlock = LayerNormParams(d) + ConvParams(1, d, d) + ConvParams(1, d, d) + ConvParams(5, d, d, groups: d)
                       + LayerNormParams(d) + ConvParams(1, d, h) + ConvParams(1, h, d);
-        long macs = ConvMacs(1, d, d, 1, hw) * 2 + ConvMacs(5, d, d, d, hw) + ConvMacs(1, d, h, 1, hw) + ConvMacs(1, h, d, 1, hw);
+        long macs = ConvMacs(1, d, d, 1, pw) * 2 + ConvMacs(5, d, d, d, hw) + ConvMacs(1, d, h, 1, pw) + ConvMacs(1, h, d, 1, pw);
         return new(name, $"{depth} × CBlock({d}, mlp {h}) on {side}×{side}{note}", depth * perBlock, 0, depth * 2 * macs, 0);
     }
 
@@ -163,31 +171,37 @@ public sealed class ModelSummary
         new(name, $"LayerNorm({d}) on {where}", LayerNormParams(d), 0, 0, 0);
 
     /// <summary>patch_embed1 → blocks1 → [decode1] → patch_embed2 → blocks2 → [decode2] → patch_embed3.</summary>
-    static List<SummaryRow> Stem(ConvViTConfig c, bool pretrain)
+    /// <param name="tokens">Stage-3 tokens whose blocks the stem computes: L (dense), or the visible Lk in pretraining's
+    /// sparse form (<c>sparse_stages</c>), where only the depthwise convolutions still run on whole maps.</param>
+    static List<SummaryRow> Stem(ConvViTConfig c, bool pretrain, long tokens)
     {
         int s1 = c.ImgSize[1], s2 = c.ImgSize[2], g = c.GridSize, e0 = c.EmbedDim[0], e1 = c.EmbedDim[1], e2 = c.EmbedDim[2];
-        string masked = pretrain ? (c.MaskedConv ? ", masked conv: full map" : ", unmasked") : "";
+        bool sparse = tokens != (long)g * g;
+        long b1 = (long)(s1 / g) * (s1 / g), b2 = (long)(s2 / g) * (s2 / g);   // stage-1/2 positions per token (16, 4)
+        string masked = pretrain ? (c.MaskedConv ? (sparse ? $", visible positions only ({tokens} tokens), depthwise on the full map" : ", masked conv: full map") : ", unmasked") : "";
+        string where = sparse ? $" (visible blocks: {tokens} tokens)" : "";
         var rows = new List<SummaryRow>
         {
-            PatchEmbedRow("patch_embed1", c.PatchSize[0], c.InChans, e0, s1),
-            CBlocksRow("blocks1", c.Depth[0], e0, c.MlpRatio[0], s1, masked),
+            PatchEmbedRow("patch_embed1", c.PatchSize[0], c.InChans, e0, s1, tokens * b1, where),
+            CBlocksRow("blocks1", c.Depth[0], e0, c.MlpRatio[0], s1, masked, tokens * b1),
         };
-        if (pretrain) rows.Add(DecodeRow("stage1_output_decode", c.PatchSize[1] * c.PatchSize[2], e0, e2, g, c.MultiScaleFusion));
-        rows.Add(PatchEmbedRow("patch_embed2", c.PatchSize[1], e0, e1, s2));
-        rows.Add(CBlocksRow("blocks2", c.Depth[1], e1, c.MlpRatio[1], s2, masked));
-        if (pretrain) rows.Add(DecodeRow("stage2_output_decode", c.PatchSize[2], e1, e2, g, c.MultiScaleFusion));
-        rows.Add(PatchEmbedRow("patch_embed3", c.PatchSize[2], e1, e2, g));
+        if (pretrain) rows.Add(DecodeRow("stage1_output_decode", c.PatchSize[1] * c.PatchSize[2], e0, e2, g, c.MultiScaleFusion, tokens));
+        rows.Add(PatchEmbedRow("patch_embed2", c.PatchSize[1], e0, e1, s2, tokens * b2, where));
+        rows.Add(CBlocksRow("blocks2", c.Depth[1], e1, c.MlpRatio[1], s2, masked, tokens * b2));
+        if (pretrain) rows.Add(DecodeRow("stage2_output_decode", c.PatchSize[2], e1, e2, g, c.MultiScaleFusion, tokens));
+        rows.Add(PatchEmbedRow("patch_embed3", c.PatchSize[2], e1, e2, g, tokens, where));
         return rows;
     }
 
-    static SummaryRow DecodeRow(string name, int k, int cin, int cout, int g, bool runs) =>
-        new(name, $"Conv {k}×{k}/{k} {cin}→{cout} → {g}×{g}" + (runs ? " (all tokens, gathered after)" : " (not run: multi_scale_fusion off)"),
-            ConvParams(k, cin, cout), 0, runs ? 2 * ConvMacs(k, cin, cout, 1, (long)g * g) : 0, 0);
+    static SummaryRow DecodeRow(string name, int k, int cin, int cout, int g, bool runs, long tokens) =>
+        new(name, $"Conv {k}×{k}/{k} {cin}→{cout} → {g}×{g}"
+                  + (!runs ? " (not run: multi_scale_fusion off)" : tokens == (long)g * g ? " (all tokens, gathered after)" : $" ({tokens} visible tokens)"),
+            ConvParams(k, cin, cout), 0, runs ? 2 * ConvMacs(k, cin, cout, 1, tokens) : 0, 0);
 
     static ModelSummary Classifier(ConvViTConfig c)
     {
         int e2 = c.EmbedDim[2], L = c.NumPatches;
-        var rows = Stem(c, pretrain: false);
+        var rows = Stem(c, pretrain: false, L);
         rows.Add(LinearRow("patch_embed4", e2, e2, L, $"{L} tokens"));
         rows.Add(new("pos_embed", $"[1,{L},{e2}] learnable, added", (long)L * e2, 0, 0, 0));
         rows.Add(BlocksRow("blocks3", c.Depth[2], e2, c.NumHeads, c.MlpRatio[2], c.QkvBias, L));
@@ -201,8 +215,10 @@ public sealed class ModelSummary
     {
         int e2 = c.EmbedDim[2], dd = c.DecoderEmbedDim, L = c.NumPatches;
         int lk = Masking.LenKeep(L, c.MaskRatio);
-        var rows = Stem(c, pretrain: true);
-        rows.Add(LinearRow("patch_embed4", e2, e2, L, $"{L} tokens (before the gather)"));
+        bool sparse = c.SparseStages && c.MaskedConv;   // MaskedAutoencoderConvViT.UsesSparseStages
+        var rows = Stem(c, pretrain: true, sparse ? lk : L);
+        rows.Add(sparse ? LinearRow("patch_embed4", e2, e2, lk, $"{lk} visible tokens")
+                        : LinearRow("patch_embed4", e2, e2, L, $"{L} tokens (before the gather)"));
         rows.Add(new("pos_embed", $"[1,{L},{e2}] frozen sin-cos, added", 0, (long)L * e2, 0, 0));
         rows.Add(BlocksRow("blocks3", c.Depth[2], e2, c.NumHeads, c.MlpRatio[2], c.QkvBias, lk));
         rows.Add(NormRow("norm", e2, $"{lk} visible tokens"));

@@ -130,6 +130,7 @@ public static class ImageRecipes
         var config = (ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with
         {
             MaskRatio = a.MaskRatio, NormPixLoss = a.NormPixLoss, MaskedConv = a.MaskedConv, MultiScaleFusion = a.MultiScaleFusion,
+            SparseStages = a.SparseStages,
         }).ValidatePretrain();
         manual_seed(a.Seed);
         var model = new MaskedAutoencoderConvViT(config);

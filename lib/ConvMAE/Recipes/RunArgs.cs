@@ -75,6 +75,8 @@ public sealed record PretrainArgs : RunArgs
     public bool MaskedConv { get; init; } = true;
     [JsonPropertyName("multi_scale_fusion"), Description("ablation: add stage-1/2 features to the visible tokens (paper: on)")]
     public bool MultiScaleFusion { get; init; } = true;
+    [JsonPropertyName("sparse_stages"), Description("compute stages 1-2 on the visible blocks only (exact; --no_sparse_stages: the official dense form)")]
+    public bool SparseStages { get; init; } = true;
 }
 
 /// <summary>main_finetune.py's and main_linprobe.py's shared flags.</summary>

@@ -125,9 +125,15 @@ public class ModelSummaryTests
         var clf = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Classifier);
         Assert.Equal(2 * 23_081_125_888L, clf.ForwardFlops);
         Assert.Equal(3 * clf.ForwardGFlops, clf.TrainingGFlops, 9);
-        var mae = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Pretrain);
+        var mae = ModelSummary.Of(ConvViTConfig.ConvMAEBase with { SparseStages = false }, ModelKind.Pretrain);
         Assert.Equal(2 * 17_218_220_544L, mae.ForwardFlops);
         Assert.Equal(49, mae.EncoderTokens);
+        // Sparse stages (the default): the stem and patch_embed4 on the 49 visible tokens' blocks (16 stage-1 and 4 stage-2
+        // positions each), the depthwise convolutions on the full 56² and 28² maps. By hand: the stem + patch_embed4 cost
+        // 8,019,128,320 MACs on 196 tokens and 2,046,177,280 on 49 (of which 55,193,600 depthwise in both).
+        var sparse = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Pretrain);
+        Assert.Equal(2 * 11_245_269_504L, sparse.ForwardFlops);
+        Assert.Equal(mae.TotalParams, sparse.TotalParams);
     }
 
     // ------------------------------------------------------------------ empirical cross-check with forward hooks
@@ -190,11 +196,14 @@ public class ModelSummaryTests
             var measured = MeasureFlops(clf, () => clf.call(imgs));
             AssertSameFlops(ModelSummary.Of(c, ModelKind.Classifier, size), measured);
         }
-        using (var mae = new MaskedAutoencoderConvViT(sized))
+        // The dense form: the sparse form runs its 1×1 convolutions as matrix products on the convolutions' weights,
+        // which module hooks do not see (its count is checked by hand in Base_forward_and_training_flops).
+        var dense = c with { SparseStages = false };
+        using (var mae = new MaskedAutoencoderConvViT(sized with { SparseStages = false }))
         {
             mae.eval();
             var measured = MeasureFlops(mae, () => mae.call(imgs).Dispose());
-            AssertSameFlops(ModelSummary.Of(c, ModelKind.Pretrain, size), measured);
+            AssertSameFlops(ModelSummary.Of(dense, ModelKind.Pretrain, size), measured);
         }
     }
 
@@ -242,8 +251,9 @@ public class ModelSummaryTests
     [Fact]
     public void Masking_shrinks_only_the_encoder_transformer()
     {
-        var none = ModelSummary.Of(ConvViTConfig.ConvMAEBase with { MaskRatio = 0 }, ModelKind.Pretrain);
-        var mae = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Pretrain);
+        var dense = ConvViTConfig.ConvMAEBase with { SparseStages = false };
+        var none = ModelSummary.Of(dense with { MaskRatio = 0 }, ModelKind.Pretrain);
+        var mae = ModelSummary.Of(dense, ModelKind.Pretrain);
         var clf = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Classifier);
         Assert.Equal(clf["blocks3"].ForwardFlops, none["blocks3"].ForwardFlops);          // mask 0: all 196 tokens
         Assert.Equal(none["blocks3"].LayerFlops / 4, mae["blocks3"].LayerFlops);          // 49 = 196/4 tokens
@@ -252,16 +262,23 @@ public class ModelSummaryTests
             Assert.Equal(none[part].ForwardFlops, mae[part].ForwardFlops);
         Assert.Equal(none["decoder_embed"].ForwardFlops / 4, mae["decoder_embed"].ForwardFlops);
         // Without multi-scale fusion the decode convs keep their parameters but do not run.
-        var noFusion = ModelSummary.Of(ConvViTConfig.ConvMAEBase with { MultiScaleFusion = false }, ModelKind.Pretrain);
+        var noFusion = ModelSummary.Of(dense with { MultiScaleFusion = false }, ModelKind.Pretrain);
         Assert.Equal(0, noFusion["stage2_output_decode"].ForwardFlops);
         Assert.Equal(mae.TotalParams, noFusion.TotalParams);
+        // The sparse form shrinks the per-position stem parts to the visible quarter; mask 0 keeps every block.
+        var sparse = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Pretrain);
+        Assert.Equal(none["patch_embed1"].ForwardFlops, ModelSummary.Of(ConvViTConfig.ConvMAEBase with { MaskRatio = 0 }, ModelKind.Pretrain)["patch_embed1"].ForwardFlops);
+        foreach (var part in new[] { "patch_embed1", "stage1_output_decode", "patch_embed2", "patch_embed3", "patch_embed4" })
+            Assert.Equal(mae[part].ForwardFlops / 4, sparse[part].ForwardFlops);
+        Assert.True(sparse["blocks1"].ForwardFlops < mae["blocks1"].ForwardFlops / 3);   // depthwise still on the full map
+        Assert.Equal(mae["decoder_blocks"].ForwardFlops, sparse["decoder_blocks"].ForwardFlops);
     }
 
     // ------------------------------------------------------------------ text and CLI
     [Fact]
     public void Table_lists_every_part_and_the_totals()
     {
-        var text = ModelSummary.Of(ConvViTConfig.ConvMAEBase, ModelKind.Pretrain).ToString();
+        var text = ModelSummary.Of(ConvViTConfig.ConvMAEBase with { SparseStages = false }, ModelKind.Pretrain).ToString();
         foreach (var part in new[] { "patch_embed1", "blocks1", "stage1_output_decode", "blocks3", "decoder_blocks", "decoder_pred", "decoder_pos_embed" })
             Assert.Contains(part, text);
         Assert.Contains("114,790,528", text);
