@@ -40,6 +40,16 @@ public sealed class VisibleBlocks : IDisposable
         scope.MoveToOuter(sample, row, col);
     }
 
+    /// <summary>The same blocks from their index tensors (as saved for a backward pass); the tensors stay the caller's.</summary>
+    internal VisibleBlocks(Tensor sample, Tensor row, Tensor col, int grid, long batch)
+    {
+        (this.sample, this.row, this.col, Grid, Batch) = (sample, row, col, grid, batch);
+        Kept = sample.shape[0] / batch;
+    }
+
+    /// <summary>[sample, row, col]: the index tensors, each [N·Lk] int64.</summary>
+    internal Tensor[] Indices => [sample, row, col];
+
     /// <summary>Image [N,C,g·T,g·T] → its visible T×T pixel blocks, channels last: [N,Lk,T,T,C].</summary>
     public Tensor PixelBlocks(Tensor imgs)
     {
@@ -56,16 +66,53 @@ public sealed class VisibleBlocks : IDisposable
     /// </summary>
     public Tensor Depthwise(Conv2d conv, Tensor blocks)
     {
-        using var scope = NewDisposeScope();
-        long n = blocks.shape[0], s = blocks.shape[2], c = blocks.shape[4];
-        var canvas = zeros([n, Grid, Grid, s, s, c], dtype: blocks.dtype, device: blocks.device);   // [N,g,g,s,s,C]
-        canvas = canvas.index_put_(blocks.reshape(n * Kept, s, s, c), Index(sample), Index(row), Index(col));
-        // Contiguous NCHW for the convolution: libtorch's oneDNN kernels have crashed on channels-last maps here (CBlock).
-        var map = canvas.permute(0, 5, 1, 3, 2, 4).reshape(n, c, Grid * s, Grid * s);             // [N,C,g·s,g·s]
-        var y = conv.call(map);                                                                     // [N,C,g·s,g·s]
-        var tiles = y.view(n, c, Grid, s, Grid, s).permute(0, 2, 4, 3, 5, 1);                      // [N,g,g,s,s,C] (a view)
-        return Take(tiles).view(n, Kept, s, s, c).MoveToOuterDisposeScope();
+        var (w, b) = (conv.weight!, conv.bias ?? zeros(conv.weight!.shape[0], dtype: blocks.dtype, device: blocks.device));
+        bool needsGrad = is_grad_enabled() && (blocks.requires_grad || w.requires_grad || b.requires_grad);
+        return VisibleDepthwise.apply(blocks, w, b, this, needsGrad);
     }
+
+    /// <summary>
+    /// Blocks [N,Lk,s,s,C] placed in a zeroed channels-last map [N,g·s,g·s,C] (masked positions 0, exactly what the
+    /// dense form's visible·y gives the convolution).
+    /// </summary>
+    internal Tensor Canvas(Tensor blocks)
+    {
+        long n = blocks.shape[0], s = blocks.shape[2], c = blocks.shape[4];
+        var canvas = zeros([n, Grid, s, Grid, s, c], dtype: blocks.dtype, device: blocks.device);
+        canvas.permute(0, 1, 3, 2, 4, 5)                                                            // [N,g,g,s,s,C] (a view)
+              .index_put_(blocks.reshape(n * Kept, s, s, c), Index(sample), Index(row), Index(col));
+        return canvas.view(n, Grid * s, Grid * s, c);
+    }
+
+    /// <summary>Channels-last map [N,g·s,g·s,C] → its visible blocks [N,Lk,s,s,C].</summary>
+    internal Tensor Blocks(Tensor map, long s)
+    {
+        long n = map.shape[0], c = map.shape[3];
+        var tiles = map.reshape(n, Grid, s, Grid, s, c).permute(0, 1, 3, 2, 4, 5);                 // [N,g,g,s,s,C]
+        return Take(tiles).view(n, Kept, s, s, c);
+    }
+
+    /// <summary>
+    /// For each of the k×k taps and every visible position of a stage with s×s blocks, the row of the zero-padded
+    /// channels-last map [N,(g·s+k−1)²,C] that the tap reads there: [k·k, N·Lk·s·s], ordered (dy, dx) × (block, i, j).
+    /// </summary>
+    internal Tensor TapRows(long s, long k)
+    {
+        var key = (s, k);
+        if (tapRows.TryGetValue(key, out var cached)) return cached;
+        using var scope = NewDisposeScope();
+        var dev = sample.device;
+        long side = Grid * s + k - 1;
+        var r = arange(s, dtype: int64, device: dev);
+        var t = arange(k, dtype: int64, device: dev);
+        var y = t.view(-1, 1, 1, 1, 1) + (row * s).view(1, 1, -1, 1, 1) + r.view(1, 1, 1, -1, 1);   // [k,1,B,s,1]
+        var x = t.view(1, -1, 1, 1, 1) + (col * s).view(1, 1, -1, 1, 1) + r.view(1, 1, 1, 1, -1);   // [1,k,B,1,s]
+        var rows = (sample.view(1, 1, -1, 1, 1) * side * side + y * side + x).reshape(k * k, -1);   // [k·k, B·s·s]
+        tapRows[key] = rows.DetachFromDisposeScope();   // owned by this object (Dispose), shared by the stage's blocks
+        return tapRows[key];
+    }
+
+    private readonly Dictionary<(long, long), Tensor> tapRows = [];
 
     /// <summary>[N,g,g,...] → [N·Lk,...]: the kept tokens' entries, in ids_keep order.</summary>
     private Tensor Take(Tensor tiles) => tiles.index(Index(sample), Index(row), Index(col));
@@ -95,5 +142,10 @@ public sealed class VisibleBlocks : IDisposable
         return nn.functional.linear(x, w2, conv.bias);
     }
 
-    public void Dispose() { sample.Dispose(); row.Dispose(); col.Dispose(); }
+    public void Dispose()
+    {
+        sample.Dispose(); row.Dispose(); col.Dispose();
+        foreach (var t in tapRows.Values) t.Dispose();
+        tapRows.Clear();
+    }
 }
