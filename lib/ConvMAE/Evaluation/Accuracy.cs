@@ -34,15 +34,23 @@ public static class Accuracy
         return ks.Select(k => hit[.., ..Math.Min(k, maxK)].any(1).sum().item<long>()).ToArray();
     }
 
-    public static EvalResult Evaluate(nn.Module<Tensor, Tensor> model, ImageLoader loader, int epoch = 0)
+    public static EvalResult Evaluate(nn.Module<Tensor, Tensor> model, ImageLoader loader, int epoch = 0) =>
+        EvaluateHeads(model, loader, 1, epoch)[0];
+
+    /// <summary>
+    /// <see cref="Evaluate"/> for a model whose output holds <paramref name="heads"/> classifiers side by side
+    /// ([B, heads·C], as <see cref="Modeling.ProbeHeads"/>): one result per head, from one pass over the data.
+    /// </summary>
+    public static EvalResult[] EvaluateHeads(nn.Module<Tensor, Tensor> model, ImageLoader loader, int heads, int epoch = 0)
     {
         model.eval();
         var device = model.parameters().FirstOrDefault()?.device ?? CPU;
-        double lossSum = 0;
-        long top1 = 0, top5 = 0;
+        var lossSum = new double[heads];
+        var top1 = new long[heads];
+        var top5 = new long[heads];
         int n = 0;
         var labels = new List<long>();
-        var predictions = new List<long>();
+        var predictions = Enumerable.Range(0, heads).Select(_ => new List<long>()).ToArray();
         using (no_grad())
         {
             foreach (var host in loader.Epoch(epoch))
@@ -50,17 +58,25 @@ public static class Accuracy
                 using var guard = NativeCallGuard.Enter();   // see NativeCallGuard: no GC while libtorch runs
                 using var scope = NewDisposeScope();
                 using var batch = Batch.FromHost(host, device);
-                var logits = model.forward(batch.Images);
-                lossSum += nn.functional.cross_entropy(logits, batch.Labels).item<float>() * batch.Count;
-                var correct = TopKCorrect(logits, batch.Labels, 1, 5);
-                top1 += correct[0];
-                top5 += correct[1];
+                var all = model.forward(batch.Images);
+                long classes = all.shape[1] / heads;
+                for (int k = 0; k < heads; k++)
+                {
+                    var logits = all.narrow(1, k * classes, classes);
+                    lossSum[k] += nn.functional.cross_entropy(logits, batch.Labels).item<float>() * batch.Count;
+                    var correct = TopKCorrect(logits, batch.Labels, 1, 5);
+                    top1[k] += correct[0];
+                    top5[k] += correct[1];
+                    predictions[k].AddRange(logits.argmax(1).data<long>().ToArray());
+                }
                 n += batch.Count;
                 labels.AddRange(host.Labels);
-                predictions.AddRange(logits.argmax(1).data<long>().ToArray());
             }
         }
         if (n == 0) throw new InvalidOperationException($"{loader.Data.Root}: nothing to evaluate");
-        return new EvalResult(lossSum / n, 100.0 * top1 / n, 100.0 * top5 / n, n, labels.ToArray(), predictions.ToArray());
+        var labelArray = labels.ToArray();
+        return Enumerable.Range(0, heads)
+            .Select(k => new EvalResult(lossSum[k] / n, 100.0 * top1[k] / n, 100.0 * top5[k] / n, n, labelArray, predictions[k].ToArray()))
+            .ToArray();
     }
 }

@@ -106,6 +106,22 @@ public sealed class ConvViT : ConvViTBase<Tensor>
         foreach (var p in Head.parameters()) p.requires_grad = true;
     }
 
+    /// <summary>
+    /// <see cref="UseLinearProbeHead"/> with <paramref name="count"/> probe heads side by side (<see cref="ProbeHeads"/>),
+    /// all starting from the same re-drawn weights; one head is exactly the official probe (official state keys).
+    /// </summary>
+    public void UseLinearProbeHeads(int count)
+    {
+        UseLinearProbeHead();
+        if (count == 1) return;
+        var linear = (Linear)((Sequential)Head).children().ElementAt(1);
+        var heads = new ProbeHeads(linear, count);
+        Head = heads;
+        register_module("head", null!);
+        register_module("head", Head);
+        foreach (var p in Head.parameters()) p.requires_grad = true;
+    }
+
     public override Tensor forward(Tensor imgs)                  // [N,3,S,S] → [N,num_classes]
     {
         using var scope = NewDisposeScope();

@@ -177,27 +177,65 @@ public static class ImageRecipes
         var train = OpenTrain(a, obs);
         var val = ImageFolder.OpenSplit(a.DataPath, "val", a.Strict);
         var config = ClassifierConfig(a, train);
+        var blrs = a.ProbeBlrs;
+        if (blrs.Count > 1 && a.Lr is not null) throw new ArgumentException("--blr_sweep sets the probes' rates: leave --lr unset");
         manual_seed(a.Seed);
         var model = new ConvViT(config);
         LoadPretrained(model, a.Finetune, obs, headStd: null);
-        model.UseLinearProbeHead();          // trunc_normal(0.01) head, BatchNorm1d(affine=False) in front, the rest frozen
+        model.UseLinearProbeHeads(blrs.Count);   // trunc_normal(0.01) head(s), BatchNorm1d(affine=False) in front, the rest frozen
         model.to(device);
         // Official linprobe transforms: RandomResizedCrop(scale 0.08..1, bicubic) + flip; no RandAugment, no erasing.
         var loader = new ImageLoader(train, new PretrainTransform(a.InputSize, 0.08, 1.0),
                                      new LoaderOptions(a.BatchSize, Shuffle: true, DropLast: true, a.Seed, a.NumWorkers, Strict: a.Strict));
-        var optimizer = new Lars(model.Head.parameters().ToList(), a.EffectiveLr, a.WeightDecay);
+        // A sweep runs the schedule at the largest rate and scales each head's parameters down to its own rate.
+        var run = blrs.Count == 1 ? a : a with { Blr = blrs.Max() };
+        var (parameters, scales) = ProbeParameters(model, blrs);
+        var optimizer = new Lars(parameters, run.EffectiveLr, a.WeightDecay, lrScales: scales);
+        int classes = config.NumClasses;
+        Func<Tensor, Tensor, Tensor> criterion = blrs.Count == 1
+            ? (logits, labels) => nn.functional.cross_entropy(logits, labels)
+            : (logits, labels) => ProbeHeads.SummedCrossEntropy(logits, labels, blrs.Count, classes);
         obs.Info?.Invoke($"linear probe of {(string.IsNullOrEmpty(a.Finetune) ? "a randomly initialised" : a.Finetune)} {a.Model} " +
-                         $"({(a.GlobalPool ? "mean-pooled tokens" : "token 0")}) on {train.Count} images, batch {a.BatchSize}, lr {a.EffectiveLr:G3}, {a.Dtype}");
-        return RecipeRun.Train(new RunPlan<HostBatch>("linprobe", model,
-                                                      m => new ClassificationTask("linprobe", (ConvViT)m, (logits, labels) => nn.functional.cross_entropy(logits, labels)),
-                                                      () => MakeProbe(config, device), optimizer, loader, RecipeRun.EpochOptions(a), config.ToJson(), a)
-                               { Evaluate = EvaluateEach(model, val, a) }, obs);
+                         $"({(a.GlobalPool ? "mean-pooled tokens" : "token 0")}) on {train.Count} images, batch {a.BatchSize}, " +
+                         (blrs.Count == 1 ? $"lr {a.EffectiveLr:G3}" : $"{blrs.Count} heads at blr {string.Join(", ", blrs)} (one pass)") + $", {a.Dtype}");
+        return RecipeRun.Train(new RunPlan<HostBatch>("linprobe", model, m => new ClassificationTask("linprobe", (ConvViT)m, criterion),
+                                                      () => MakeProbe(config, device, blrs.Count), optimizer, loader, RecipeRun.EpochOptions(run), config.ToJson(), a)
+                               { Evaluate = blrs.Count == 1 ? EvaluateEach(model, val, a) : EvaluateSweep(model, val, a, blrs) }, obs);
     }
 
-    static ConvViT MakeProbe(ConvViTConfig config, Device device)
+    /// <summary>The probe's trainable parameters and each one's share of the schedule's rate (its head's blr / the largest).</summary>
+    static (List<TorchSharp.Modules.Parameter> Params, List<double> Scales) ProbeParameters(ConvViT model, IReadOnlyList<double> blrs)
+    {
+        if (model.Head is not ProbeHeads heads) return (model.Head.parameters().ToList(), model.Head.parameters().Select(_ => 1.0).ToList());
+        var ps = new List<TorchSharp.Modules.Parameter>();
+        var scales = new List<double>();
+        for (int k = 0; k < heads.Count; k++)
+            foreach (var p in heads.Heads[k].parameters()) { ps.Add(p); scales.Add(blrs[k] / blrs.Max()); }
+        return (ps, scales);
+    }
+
+    /// <summary>
+    /// A probe sweep's metrics: acc1/acc5/loss of the head with the best top-1 (so each encoder is read at its own best
+    /// rate), that head's blr as best_blr, and every head's top-1 as acc1_blr_&lt;value&gt;.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> SweepMetrics(IReadOnlyList<EvalResult> perHead, IReadOnlyList<double> blrs)
+    {
+        int best = Enumerable.Range(0, perHead.Count).MaxBy(k => perHead[k].Acc1);
+        var m = new Dictionary<string, double>(perHead[best].Metrics) { ["best_blr"] = blrs[best] };
+        for (int k = 0; k < perHead.Count; k++) m[$"acc1_blr_{blrs[k].ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = perHead[k].Acc1;
+        return m;
+    }
+
+    static Func<int, IReadOnlyDictionary<string, double>> EvaluateSweep(ConvViT model, ImageFolder val, RunArgs a, IReadOnlyList<double> blrs)
+    {
+        var loader = EvalLoader(val, a);
+        return epoch => SweepMetrics(Accuracy.EvaluateHeads(model, loader, blrs.Count, epoch), blrs);
+    }
+
+    static ConvViT MakeProbe(ConvViTConfig config, Device device, int heads)
     {
         var copy = new ConvViT(config);
-        copy.UseLinearProbeHead();
+        copy.UseLinearProbeHeads(heads);
         copy.to(device);
         return copy;
     }
@@ -217,10 +255,11 @@ public static class ImageRecipes
         var device = Prepare(a);
         var val = ImageFolder.OpenSplit(a.DataPath, "val", a.Strict);
         var model = new ConvViT(ClassifierConfig(a, val));
-        if (linearProbe) model.UseLinearProbeHead();
+        int heads = linearProbe && a is LinprobeArgs probe ? probe.ProbeBlrs.Count : 1;
+        if (linearProbe) model.UseLinearProbeHeads(heads);
         Checkpoints.Load(model, checkpoint, strict: true);
         model.to(device);
-        return Accuracy.Evaluate(model, EvalLoader(val, a));
+        return Accuracy.EvaluateHeads(model, EvalLoader(val, a), heads).MaxBy(r => r.Acc1)!;
     }
 
     static ConvViTConfig ClassifierConfig(ClassifierArgs a, ImageFolder data) =>

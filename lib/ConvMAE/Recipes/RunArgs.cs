@@ -130,4 +130,22 @@ public sealed record LinprobeArgs : ClassifierArgs
     {
         BatchSize = 512; Epochs = 90; Blr = 0.1; MinLr = 0; WarmupEpochs = 10; WeightDecay = 0; GlobalPool = false; SaveEvery = 1;
     }
+
+    [JsonPropertyName("blr_sweep"), Description("kit: probe at several base learning rates in one pass, one head each " +
+        "(comma list, e.g. 5,10,20,40; replaces --blr); acc1 is the best head's, each head's is logged as acc1_blr_<value>")]
+    public string BlrSweep { get; init; } = "";
+
+    /// <summary>The base learning rates of the probe heads: the --blr_sweep values, or --blr alone.</summary>
+    public IReadOnlyList<double> ProbeBlrs
+    {
+        get
+        {
+            if (string.IsNullOrWhiteSpace(BlrSweep)) return [Blr];
+            var values = BlrSweep.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v =>
+                double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && x > 0
+                    ? x : throw new ArgumentException($"--blr_sweep {BlrSweep}: '{v}' is not a positive number")).ToList();
+            if (values.Distinct().Count() != values.Count) throw new ArgumentException($"--blr_sweep {BlrSweep}: a value is repeated");
+            return values;
+        }
+    }
 }

@@ -11,8 +11,13 @@ namespace ConvMAE.Training;
 /// parameters get neither. Then heavy-ball momentum: mu = momentum × mu + dp; p −= lr × mu.
 /// </summary>
 public sealed class Lars(IReadOnlyList<Parameter> parameters, double lr, double weightDecay = 0, double momentum = 0.9,
-                         double trustCoefficient = 0.001) : IOptimizer
+                         double trustCoefficient = 0.001, IReadOnlyList<double>? lrScales = null) : IOptimizer
 {
+    // Per-parameter multipliers of the learning rate (a probe sweep's heads); the momentum buffer does not depend on
+    // the rate, so a scaled parameter follows exactly the run an optimizer at that rate would.
+    readonly IReadOnlyList<double> scales = lrScales is null ? Enumerable.Repeat(1.0, parameters.Count).ToArray()
+        : lrScales.Count == parameters.Count ? lrScales
+        : throw new ArgumentException($"lrScales: {lrScales.Count} values for {parameters.Count} parameters", nameof(lrScales));
     readonly Tensor?[] mu = new Tensor?[parameters.Count];
 
     public double LearningRate { get; private set; } = lr;
@@ -39,7 +44,7 @@ public sealed class Lars(IReadOnlyList<Parameter> parameters, double lr, double 
             }
             if (mu[i] is null) mu[i] = zeros_like(p).DetachFromDisposeScope();   // lives across steps
             mu[i]!.mul_(momentum).add_(dp);
-            p.add_(mu[i]!, alpha: -LearningRate);
+            p.add_(mu[i]!, alpha: -LearningRate * scales[i]);
         }
     }
 
