@@ -183,8 +183,8 @@ int ReportQuickstart(QuickstartArgs q, QuickstartResult r)
 
         quickstart finished in {r.Elapsed:hh\:mm\:ss} ({Quickstart.Model}, {Quickstart.InputSize} px, data {q.DataPath})
           pretraining loss                   {r.PretrainLossFirstEpoch:F3} (first epoch) -> {r.PretrainLossLastEpoch:F3} (last epoch)
-          linear probe, pretrained encoder   top-1 {r.ProbePretrained:F1} %
-          linear probe, random encoder       top-1 {r.ProbeRandom:F1} %   (gain from pretraining: {r.ProbeGain:+0.0;-0.0} points)
+          linear probe, pretrained encoder   top-1 {r.ProbePretrained:F1} %   (best of blr {Quickstart.ProbeBlrSweep}: {r.ProbePretrainedBlr:G})
+          linear probe, random encoder       top-1 {r.ProbeRandom:F1} %   (best blr {r.ProbeRandomBlr:G}; gain from pretraining: {r.ProbeGain:+0.0;-0.0} points)
           finetuned                          top-1 {r.Finetuned:F1} %   (chance: 10 %)
         checkpoints, metrics.jsonl and TensorBoard logs: {Path.GetFullPath(q.OutputDir)}/<stage>/
         summary: {Path.Combine(Path.GetFullPath(q.OutputDir), "summary.json")}

@@ -29,6 +29,9 @@ public sealed record EncoderParts(Tensor Stage3, Tensor? Stage1, Tensor? Stage2)
 /// Ablations (config): <c>masked_conv</c> = false passes no mask to the CBlocks; <c>multi_scale_fusion</c> = false
 /// leaves the stage-1/2 decode convs out of the forward (they stay registered so checkpoints keep the official keys,
 /// and receive no gradient).
+/// Speed (config <c>sparse_stages</c>, default on): with masked convolution, stages 1-2 run on the visible 16×16 blocks
+/// only (<see cref="VisibleBlocks"/>), which computes the same latent, prediction, loss and gradients as the official
+/// dense form with about a quarter of the stage-1/2 work at mask ratio 0.75; <c>sparse_stages</c> = false is the dense form.
 /// As official, no dropout or drop path is built here (drop_rate, attn_drop_rate and drop_path_rate are classifier
 /// settings); qkv_bias, hard-coded true in the official model, follows the config (default true).
 /// </summary>

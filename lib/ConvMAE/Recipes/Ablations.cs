@@ -26,6 +26,8 @@ public sealed record AblationResult
     [JsonPropertyName("loss_first")] public double LossFirst { get; init; }
     [JsonPropertyName("loss_last")] public double LossLast { get; init; }
     [JsonPropertyName("probe_acc1")] public double ProbeAcc1 { get; init; }
+    /// <summary>The base learning rate of the best probe head when the probe is a sweep (each arm at its own best rate); NaN otherwise.</summary>
+    [JsonPropertyName("probe_blr")] public double ProbeBlr { get; init; } = double.NaN;
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
     [JsonPropertyName("finished")] public DateTime Finished { get; init; }
 }
@@ -84,36 +86,37 @@ public static class Ablations
             pretrain.Model.Dispose();
             var losses = Training.MetricsLog.Read(pretrain.MetricsPath).Where(r => r["kind"].GetString() == "epoch")
                                  .Select(r => r["train_loss"].GetDouble()).ToList();
-            double acc = Probe(probe with { Finetune = pretrain.Checkpoint ?? throw new InvalidOperationException($"arm '{v.Name}' wrote no checkpoint"),
-                                            OutputDir = Path.Combine(dir, "linprobe") }, obs);
+            var (acc, blr) = Probe(probe with { Finetune = pretrain.Checkpoint ?? throw new InvalidOperationException($"arm '{v.Name}' wrote no checkpoint"),
+                                                OutputDir = Path.Combine(dir, "linprobe") }, obs);
             results.Add(Append(outputDir, new AblationResult
             {
                 Sweep = sweep, Variant = v.Name, MaskRatio = v.Args.MaskRatio, MaskedConv = v.Args.MaskedConv,
                 MultiScaleFusion = v.Args.MultiScaleFusion, NormPixLoss = v.Args.NormPixLoss, PretrainEpochs = v.Args.Epochs,
                 ProbeEpochs = probe.Epochs, Seed = v.Args.Seed, LossFirst = losses.FirstOrDefault(double.NaN),
-                LossLast = losses.LastOrDefault(double.NaN), ProbeAcc1 = acc, Seconds = clock.Elapsed.TotalSeconds, Finished = DateTime.UtcNow,
+                LossLast = losses.LastOrDefault(double.NaN), ProbeAcc1 = acc, ProbeBlr = blr, Seconds = clock.Elapsed.TotalSeconds, Finished = DateTime.UtcNow,
             }));
         }
         if (includeRandomInit)
         {
             obs.Info?.Invoke($"arm {total}/{total}: {RandomInit} (the probe's floor)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            double acc = Probe(probe with { Finetune = "", OutputDir = Path.Combine(sweepDir, "random-init", "linprobe") }, obs);
+            var (acc, blr) = Probe(probe with { Finetune = "", OutputDir = Path.Combine(sweepDir, "random-init", "linprobe") }, obs);
             results.Add(Append(outputDir, new AblationResult
             {
                 Sweep = sweep, Variant = RandomInit, MaskRatio = double.NaN, PretrainEpochs = 0, ProbeEpochs = probe.Epochs,
-                Seed = probe.Seed, LossFirst = double.NaN, LossLast = double.NaN, ProbeAcc1 = acc, Seconds = clock.Elapsed.TotalSeconds,
+                Seed = probe.Seed, LossFirst = double.NaN, LossLast = double.NaN, ProbeAcc1 = acc, ProbeBlr = blr, Seconds = clock.Elapsed.TotalSeconds,
                 Finished = DateTime.UtcNow,
             }));
         }
         return results;
     }
 
-    static double Probe(LinprobeArgs a, RunObserver obs)
+    static (double Acc1, double Blr) Probe(LinprobeArgs a, RunObserver obs)
     {
         var r = ImageRecipes.Linprobe(a with { LogDir = "", SaveEvery = a.Epochs }, obs);
         r.Model.Dispose();
-        return r.Last?.Eval.GetValueOrDefault("acc1", double.NaN) ?? double.NaN;
+        var eval = r.Last?.Eval;
+        return (eval?.GetValueOrDefault("acc1", double.NaN) ?? double.NaN, eval?.GetValueOrDefault("best_blr", double.NaN) ?? double.NaN);
     }
 
     /// <summary>Every result saved under <paramref name="outputDir"/>, oldest first (empty when there is none yet).</summary>

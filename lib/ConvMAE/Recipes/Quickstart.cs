@@ -22,6 +22,9 @@ public sealed record QuickstartArgs
 public sealed record QuickstartResult(double PretrainLossFirstEpoch, double PretrainLossLastEpoch, double ProbePretrained,
                                       double ProbeRandom, double Finetuned, string OutputDir, TimeSpan Elapsed)
 {
+    /// <summary>The base learning rate of the best probe head for each encoder (from the same sweep).</summary>
+    public double ProbePretrainedBlr { get; init; } = double.NaN;
+    public double ProbeRandomBlr { get; init; } = double.NaN;
     public double ProbeGain => ProbePretrained - ProbeRandom;
 }
 
@@ -36,6 +39,11 @@ public static class Quickstart
 {
     public const string Model = "convmae_tiny_cpu";
     public const int InputSize = 64;
+    /// <summary>
+    /// The probe's base learning rates, one head each in one pass (<see cref="LinprobeArgs.BlrSweep"/>): every encoder,
+    /// pretrained or random, is read at its own best rate, so the random-init floor is not an unstable probe.
+    /// </summary>
+    public const string ProbeBlrSweep = "5,10,20,40,80,160";
 
     public static PretrainArgs PretrainStage(QuickstartArgs q) => new()
     {
@@ -48,7 +56,7 @@ public static class Quickstart
     {
         Model = Model, InputSize = InputSize, DataPath = q.DataPath, Finetune = pretrained ?? "",
         OutputDir = Path.Combine(q.OutputDir, pretrained is null ? "linprobe-random" : "linprobe-pretrained"), LogDir = "",
-        BatchSize = 256, Epochs = q.Smoke ? 2 : 40, WarmupEpochs = q.Smoke ? 1 : 4, Blr = 20, GlobalPool = true,
+        BatchSize = 256, Epochs = q.Smoke ? 2 : 40, WarmupEpochs = q.Smoke ? 1 : 4, Blr = 20, BlrSweep = ProbeBlrSweep, GlobalPool = true,
         SaveEvery = q.Smoke ? 1 : 40, Seed = q.Seed, Threads = q.Threads,
     };
 
@@ -78,10 +86,14 @@ public static class Quickstart
         var probeRandom = ImageRecipes.Linprobe(ProbeStage(q, null), obs);
         obs.Info?.Invoke("4/4 finetuning the pretrained encoder");
         var finetune = ImageRecipes.Finetune(FinetuneStage(q, checkpoint), obs);
-        var result = new QuickstartResult(losses[0], losses[^1], Acc1(probePre), Acc1(probeRandom), Acc1(finetune), q.OutputDir, clock.Elapsed);
+        var result = new QuickstartResult(losses[0], losses[^1], Acc1(probePre), Acc1(probeRandom), Acc1(finetune), q.OutputDir, clock.Elapsed)
+        {
+            ProbePretrainedBlr = BestBlr(probePre), ProbeRandomBlr = BestBlr(probeRandom),
+        };
         File.WriteAllText(Path.Combine(q.OutputDir, "summary.json"), JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return result;
     }
 
     static double Acc1(RunResult r) => r.Last?.Eval.GetValueOrDefault("acc1", double.NaN) ?? double.NaN;
+    static double BestBlr(RunResult r) => r.Last?.Eval.GetValueOrDefault("best_blr", double.NaN) ?? double.NaN;
 }
