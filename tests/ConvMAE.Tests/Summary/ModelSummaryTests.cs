@@ -100,15 +100,21 @@ public class ModelSummaryTests
         Assert.Equal(2_560, clf["head"].ForwardFlops);
         Assert.Equal(0, clf["fc_norm"].ForwardFlops);
 
-        var mae = ModelSummary.Of(Tiny, ModelKind.Pretrain);
+        var mae = ModelSummary.Of(Tiny with { SparseStages = false }, ModelKind.Pretrain);
         // mask_ratio 0.75: int(16·0.25) = 4 visible tokens in blocks3.
         Assert.Equal(4, mae.EncoderTokens);
         // blocks3 on 4 tokens: attention 2 blocks · 2 products · (4·4·128 = 2,048) MACs · 2 = 16,384;
         //   linears 196,608 MACs per token · 4 · 2 blocks · 2 = 3,145,728.
         Assert.Equal(16_384, mae["blocks3"].AttentionFlops);
         Assert.Equal(3_145_728, mae["blocks3"].LayerFlops);
-        // The conv stages run on the full image: same as the classifier.
+        // The conv stages run on the full image in the dense form: same as the classifier.
         Assert.Equal(5_652_480, mae["blocks1"].ForwardFlops);
+        // Sparse form: the per-position parts on the 4 visible tokens' 4·16 = 64 positions, (1,024 + 1,024 + 4,096 + 4,096)
+        //   · 64 = 655,360 MACs, the depthwise conv on the full map 800 · 256 = 204,800 → 860,160 MACs → 1,720,320 FLOPs;
+        //   stage1_output_decode on 4 tokens: 16·32·128·4 = 262,144 MACs → 524,288 FLOPs.
+        var sparse = ModelSummary.Of(Tiny, ModelKind.Pretrain);
+        Assert.Equal(1_720_320, sparse["blocks1"].ForwardFlops);
+        Assert.Equal(524_288, sparse["stage1_output_decode"].ForwardFlops);
         // stage1_output_decode: Conv 4×4/4, 32→128, output 4×4: 16·32·128·16 = 1,048,576 MACs → 2,097,152 FLOPs.
         Assert.Equal(2_097_152, mae["stage1_output_decode"].ForwardFlops);
         // decoder_embed: Linear 128→64 on 4 tokens = 32,768 MACs → 65,536; decoder_pred: 64→768 on 16 = 786,432 → 1,572,864.
