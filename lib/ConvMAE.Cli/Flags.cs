@@ -21,7 +21,8 @@ public static class Flags
         t.GetProperties(BindingFlags.Public | BindingFlags.Instance)
          .Select(p => (p, name: p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name))
          .Where(x => x.name is not null && x.p.CanWrite)
-         .Select(x => new Flag(x.name!, x.p, x.p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? ""))
+         .Select(x => new Flag(x.name!, x.p, Recipes.FlagHelpAttribute.For(t, x.name!)
+                                              ?? x.p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? ""))
          .OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
 
     /// <summary>Parses <paramref name="args"/> onto a fresh <typeparamref name="T"/>; throws <see cref="ArgumentException"/>

@@ -16,6 +16,8 @@ namespace ConvMAE.Recipes;
 /// official lr 8e-5 at its total batch of 32. The 25-epoch schedule is 92,187 iterations (368,750 // 4) with a 0.5 %
 /// warmup from a factor of 0.001, then a cosine to 0.
 /// </summary>
+[FlagHelp("model", "detector preset: mask_rcnn_convmae_base, mask_rcnn_convmae_cpu")]
+[FlagHelp("data_path", "COCO layout: annotations/instances_{train,val}2017.json, train2017/ and val2017/ (or --train_json/--val_json)")]
 public sealed record DetectArgs : RunArgs
 {
     public DetectArgs()

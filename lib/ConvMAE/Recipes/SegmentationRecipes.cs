@@ -16,6 +16,9 @@ namespace ConvMAE.Recipes;
 /// under the kit's shared run flags. lr follows the kit's rule lr = blr × batch / 256; the default blr 1.6e-3 is the
 /// official lr 1e-4 at its total batch of 16.
 /// </summary>
+[FlagHelp("model", "segmenter preset: upernet_convmae_base, upernet_convmae_tiny_cpu")]
+[FlagHelp("data_path", "ADE20K layout: images/{training,validation}/*.jpg and annotations/{training,validation}/*.png")]
+[FlagHelp("input_size", "crop size in pixels")]
 public sealed record SegmentArgs : RunArgs
 {
     public SegmentArgs()

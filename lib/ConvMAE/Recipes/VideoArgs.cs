@@ -4,6 +4,10 @@ using System.Text.Json.Serialization;
 namespace ConvMAE.Recipes;
 
 /// <summary>The flags VideoMAE's run_mae_pretraining.py and run_class_finetuning.py share, under their names.</summary>
+[FlagHelp("model", "video preset: videoconvmae_base, videoconvmae_small_cpu, videoconvmae_tiny_cpu (with --image_baseline: an image preset)")]
+[FlagHelp("data_path", "the dataset folder (Kinetics-400: train.csv/val.csv or VideoMAE lists; SSV2: the JSON files and 20bn-something-something-v2/), or one VideoMAE list file")]
+[FlagHelp("input_size", "frame size in pixels (divisible by 16)")]
+[FlagHelp("batch_size", "clips per step")]
 public abstract record VideoArgs : RunArgs
 {
     protected VideoArgs()
