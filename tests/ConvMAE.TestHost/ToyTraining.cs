@@ -19,14 +19,16 @@ public sealed record ToyBatch(int Epoch, int Index, float[] X, float[] Y) : IHos
     public int Count => Y.Length;
 }
 
-/// <summary>64 samples of y = w·x + 0.1·sin(3·x0); the loader's per-sample Random jitters the features (an augmentation).</summary>
-public sealed class ToySource : ISampleSource<ToySample>
+/// <summary>64 samples of y = w·x + 0.1·sin(3·x0); the loader's per-sample Random jitters the features (an augmentation).
+/// The samples in <paramref name="bad"/> cannot be read (a <see cref="BadSampleException"/> naming them), as a corrupt file.</summary>
+public sealed class ToySource(IReadOnlySet<int>? bad = null) : ISampleSource<ToySample>
 {
     public int Count => 64;
     public string Describe => "toy regression data (64 samples)";
 
     public ToySample Load(int index, Random rng)
     {
+        if (bad?.Contains(index) == true) throw new BadSampleException($"toy sample {index}", "unreadable (--bad_samples)");
         var r = new Random(index);
         var x = Enumerable.Range(0, 4).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
         float y = 0.5f * x[0] - 1.5f * x[1] + 2f * x[2] + 0.25f * x[3] + 0.1f * MathF.Sin(3 * x[0]);
@@ -86,15 +88,15 @@ public static class ToyTraining
 
     /// <summary>Batch 8 (8 iterations per epoch), AdamW, poly schedule with 5 warmup iterations, an evaluation
     /// every 8 iterations, a checkpoint every <c>CheckpointPeriod</c> iterations, on the shared loop.</summary>
-    public static Result Run(ToyArgs a, int stepDelayMs)
+    public static Result Run(ToyArgs a, int stepDelayMs, int batchSize = 8, IReadOnlySet<int>? badSamples = null)
     {
         var device = RecipeRun.Prepare(a);
         manual_seed(a.Seed);
         var model = new ToyNet();
-        var source = new ToySource();
+        var source = new ToySource(badSamples);
         var loader = new SampleLoader<ToySample, ToyBatch>(source,
             (slot, samples) => new ToyBatch(slot.Epoch, slot.Index, samples.SelectMany(s => s.X).ToArray(), samples.Select(s => s.Y).ToArray()),
-            new LoaderOptions(8, Shuffle: true, DropLast: true, a.Seed, Workers: 2));
+            new LoaderOptions(batchSize, Shuffle: true, DropLast: true, a.Seed, Workers: 2));
         var optimizer = new ConvMAE.Training.AdamW(ParamGroups.WeightDecay(model.named_parameters(), 0.01), 0.01);
         var options = new TrainOptions
         {
@@ -115,7 +117,7 @@ public static class ToyTraining
         var run = RecipeRun.Train(new RunPlan<ToyBatch>("toy", model, m => new ToyTask((ToyNet)m), () => new ToyNet(), optimizer, loader,
                                                         options, """{"toy": true}""", a)
                                   { Evaluate = Evaluate, Hooks = [new DelayHook(stepDelayMs)] },
-                                  new RunObserver { Step = r => iteration = r.GlobalStep });
+                                  new RunObserver { Step = r => iteration = r.GlobalStep, Warning = w => Console.WriteLine($"warning: {w}") });
         return new Result(iteration, run.Checkpoint);
     }
 }

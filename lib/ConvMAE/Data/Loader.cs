@@ -132,6 +132,7 @@ public class SampleLoader<TSample, THost>(ISampleSource<TSample> source, Func<Ba
         int start = batchIndex * options.BatchSize, count = Math.Min(options.BatchSize, order.Length - start);
         var samples = new TSample[count];
         var ok = new bool[count];
+        string? firstFailure = null;
         try
         {
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers) }, i =>
@@ -146,6 +147,7 @@ public class SampleLoader<TSample, THost>(ISampleSource<TSample> source, Func<Ba
                 {
                     Interlocked.Increment(ref skipped);
                     warnings.Enqueue($"skipped {e.Message}");
+                    Interlocked.CompareExchange(ref firstFailure, e.Message, null);
                 }
             });
         }
@@ -155,6 +157,11 @@ public class SampleLoader<TSample, THost>(ISampleSource<TSample> source, Func<Ba
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
         var kept = Enumerable.Range(0, count).Where(i => ok[i]).ToArray();
+        // One bad sample is skipped; a batch of several with not one readable sample means the data went away (a
+        // folder moved or unmounted mid-run): stop here with the first failure named, not later on an empty tensor.
+        if (kept.Length == 0 && count > 1)
+            throw new InvalidDataException($"none of the {count} samples of batch {batchIndex} of epoch {epoch} could be read from " +
+                                           $"{source.Describe} (is the data still there?); the first: {firstFailure}");
         var slot = new BatchSlot(epoch, batchIndex, kept.Select(i => order[start + i]).ToArray());
         return collate(slot, kept.Select(i => samples[i]).ToList());
     }

@@ -83,7 +83,10 @@ public sealed class Trainer<THost>(ITrainingTask<THost> task, IOptimizer optimiz
                 var clock = Stopwatch.StartNew();
                 int step = host.Index;
                 long globalStep = state.Iteration;
-                using (NativeCallGuard.Enter())
+                // Batch size 1 and its one sample skipped (the loader named it): the iteration passes without a step,
+                // so the epoch's batch count and the schedule stay as planned.
+                if (host.Count == 0) state.Iteration = globalStep + 1;
+                else using (NativeCallGuard.Enter())
                 using (NewDisposeScope())
                 {
                     manual_seed(Seeds.Mix(options.Seed, (int)(globalStep & 0x7fffffff), (int)(globalStep >> 31)));

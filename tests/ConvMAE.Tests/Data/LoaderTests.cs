@@ -69,6 +69,23 @@ public class LoaderTests
     }
 
     [Fact]
+    public void A_batch_with_no_readable_image_names_the_first_and_a_batch_of_one_comes_out_empty()
+    {
+        using var dir = TestPaths.Temp();
+        DataTestImages.MakeFolder(dir.Path, classes: 2, perClass: 2);
+        foreach (var f in Directory.GetFiles(dir.Path, "*.JPEG", SearchOption.AllDirectories)) File.WriteAllBytes(f, [1, 2, 3]);
+        var e = Assert.Throws<InvalidDataException>(() => Loader(dir.Path, workers: 2).Epoch(0).ToList());
+        Assert.Contains("none of the 4 samples of batch 0 of epoch 0 could be read from", e.Message);
+        Assert.Contains(".JPEG", e.Message);
+
+        var ofOne = Loader(dir.Path, workers: 1, batch: 1);
+        var batches = ofOne.Epoch(0).ToList();
+        Assert.Equal(4, batches.Count);
+        Assert.All(batches, b => Assert.Equal(0, b.Count));
+        Assert.Equal(4, ofOne.SkippedImages);
+    }
+
+    [Fact]
     public void Batch_tensor_is_normalised_NCHW_with_labels()
     {
         using var dir = TestPaths.Temp();

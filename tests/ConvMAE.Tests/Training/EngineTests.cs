@@ -126,4 +126,31 @@ public class EngineTests
             Assert.Equal(expected, r["lr"].GetDouble(), 12);
         }
     }
+
+    /// <summary>A bad sample in a batch of one leaves that batch empty: the iteration passes without a step (the epoch
+    /// keeps its batch count, the run its length) and the warning names the sample. A batch of several with not one
+    /// readable sample (the data gone mid-run) stops the run with that said, not on an empty tensor.</summary>
+    [Fact]
+    public void An_empty_batch_is_passed_over_and_a_batch_with_no_readable_sample_stops_the_run_saying_so()
+    {
+        using var dir = TestPaths.Temp();
+        var one = dir.File("batch-of-one");
+        var r = ConvMAE.Env.Proc.Run("dotnet", [Host, "toy-train", "--output_dir", one, "--max_iter", "70", "--checkpoint_period", "35",
+                                                "--batch_size", "1", "--bad_samples", "5"], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(r.ExitCode == 0, r.Combined);
+        Assert.Contains("toy sample 5: unreadable", r.Stdout);
+        Assert.Contains("finished at iteration 70", r.Stdout);
+        // 64 batches per epoch: sample 5 comes once in the first 64 iterations and maybe again in the next 6.
+        var steps = Records(one, "train").Select(x => x["step"].GetInt64()).ToList();
+        Assert.Equal(63, steps.Count(step => step <= 64));                   // exactly one step missing from epoch 0
+        Assert.InRange(steps.Count, 68, 69);
+        Assert.Equal(steps.Order().Distinct(), steps);
+        Assert.Single(Records(one, "epoch"), x => x["step"].GetInt64() == 64);
+
+        var gone = ConvMAE.Env.Proc.Run("dotnet", [Host, "toy-train", "--output_dir", dir.File("gone"), "--max_iter", "8",
+                                                   "--bad_samples", "all"], timeout: TimeSpan.FromMinutes(3));
+        Assert.NotEqual(0, gone.ExitCode);
+        Assert.Contains("none of the 8 samples of batch 0 of epoch 0 could be read from toy regression data (64 samples)", gone.Combined);
+        Assert.Contains("the first: toy sample", gone.Combined);
+    }
 }
