@@ -13,7 +13,8 @@
 #   5. The embedded demo datasets, unless they are already current: data/demo (data-prep generate-demo, ImageNet layout)
 #      data/ade-demo (data-prep generate-scenes, ADE20K layout), data/coco-demo (data-prep generate-coco, COCO layout)
 #      and data/video-demo (data-prep generate-video, Kinetics-400 and SSv2 layouts; the Kinetics clips with their
-#      pre-extracted JPEG frames, the SSv2 clips video-only; needs ffmpeg from step 1).
+#      pre-extracted JPEG frames, the SSv2 clips video-only; needs ffmpeg from step 1), and data/video-demo-fixed
+#      (the same motions with one fixed appearance, --appearance fixed).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -86,8 +87,10 @@ dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-coco
 # ... and the embedded video clips (Kinetics-400 and SSv2 layouts, encoded by ffmpeg; Kinetics with frame folders) for the video commands.
 if command -v ffmpeg >/dev/null; then
   dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-video --output data/video-demo | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
+  # The same motions with one fixed look (a red arrow on grey): the set the video comparisons are measured on (README, Video).
+  dotnet artifacts/bin/ConvMAE.DataPrep/release/ConvMAE.DataPrep.dll generate-video --appearance fixed --output data/video-demo-fixed | sed 's/^/[setup] /' | grep -v '^\[setup\]   '
 else
-  say "data/video-demo not generated: ffmpeg is missing (see the apt-get command above)"; incomplete=1
+  say "data/video-demo and data/video-demo-fixed not generated: ffmpeg is missing (see the apt-get command above)"; incomplete=1
 fi
 
 if [ "$incomplete" -ne 0 ]; then say "set-up is incomplete: see the apt-get command above"; exit 1; fi

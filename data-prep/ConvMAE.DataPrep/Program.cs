@@ -59,12 +59,12 @@ try
         {
             a.RemoveAt(0);
             var o = new VideoDemoOptions(Int("--seed", 0), Int("--train-per-class", 40), Int("--val-per-class", 10), Int("--frames", 32),
-                                         Int("--size", 80), Int("--fps", 25));
+                                         Int("--size", 80), Int("--fps", 25), VideoDemoOptions.ParseAppearance(Opt("--appearance", "random")!));
             var output = Opt("--output", "data/video-demo")!;
             var sw = System.Diagnostics.Stopwatch.StartNew();
             bool wrote = VideoDemoDataset.Generate(output, o, line => Console.WriteLine($"  {line}"));
             Console.WriteLine(wrote
-                ? $"video dataset written to {Path.GetFullPath(output)} (kinetics/ and ssv2/ layouts): {VideoDemoDataset.Classes.Length} motion classes, {o.TrainPerClass}+{o.ValPerClass} clips each, {o.Frames} frames of {o.Size}×{o.Size} at {o.Fps} fps, seed {o.Seed} ({sw.Elapsed.TotalSeconds:F1} s)"
+                ? $"video dataset written to {Path.GetFullPath(output)} (kinetics/ and ssv2/ layouts): {VideoDemoDataset.Classes.Length} motion classes over {o.AppearanceName} appearance, {o.TrainPerClass}+{o.ValPerClass} clips each, {o.Frames} frames of {o.Size}×{o.Size} at {o.Fps} fps, seed {o.Seed} ({sw.Elapsed.TotalSeconds:F1} s)"
                 : $"video dataset in {Path.GetFullPath(output)} is current (same seed and sizes): nothing to do");
             return 0;
         }
@@ -87,7 +87,9 @@ try
                 data-prep generate-coco [--output data/coco-demo] [--seed 0] [--train 800] [--val 100] [--min-side 112] [--max-side 160]
                     the embedded detection dataset (4 shape categories, polygons, RLE, crowds, occlusion) in COCO 2017 layout; idempotent
                 data-prep generate-video [--output data/video-demo] [--seed 0] [--train-per-class 40] [--val-per-class 10] [--frames 32] [--size 80] [--fps 25]
-                    the embedded video dataset (8 motion classes over random appearance) in Kinetics-400 (mp4) and SSv2 (webm) layouts; idempotent
+                                         [--appearance random|fixed]
+                    the embedded video dataset (8 motion classes over random appearance, or one red arrow on grey with
+                    --appearance fixed) in Kinetics-400 (mp4) and SSv2 (webm) layouts; idempotent
                 data-prep imagenet-subset --data_path IMAGENET --output DIR [--classes 100] [--train-per-class 260]
                                           [--val-per-class 50] [--seed 0] [--copy]
                     a class-balanced subset of a real ImageNet folder (symbolic links unless --copy)

@@ -164,14 +164,16 @@ public class VideoDemoDatasetTests
 
     /// <summary>The motion found in the pixels (the centroid of what differs from the clip's background) is the class's:
     /// checked on many clips of every class, each over its first 16 frames.</summary>
-    [Fact]
-    public void VideoDemo_motion_seen_in_the_pixels_is_the_class()
+    [Theory]
+    [InlineData(VideoAppearance.Random)]
+    [InlineData(VideoAppearance.Fixed)]
+    public void VideoDemo_motion_seen_in_the_pixels_is_the_class(VideoAppearance appearance)
     {
         const int T = 16, S = 80;
         for (int cls = 0; cls < VideoDemoDataset.Classes.Length; cls++)
             for (int seed = 0; seed < 12; seed++)
             {
-                var clip = VideoDemoDataset.Render(cls, 32, S, new Random(1000 * cls + seed));
+                var clip = VideoDemoDataset.Render(cls, 32, S, new Random(1000 * cls + seed), appearance);
                 var c = Enumerable.Range(0, T).Select(t => Centroid(clip.Frames[t], clip.Background, S, $"class {cls} seed {seed} frame {t} {clip.Placeholder} at {clip.Centres[t]}")).ToArray();
                 double dx = c[T - 1].X - c[0].X, dy = c[T - 1].Y - c[0].Y;
                 double maxShift = c.Max(p => Math.Sqrt((p.X - c[0].X) * (p.X - c[0].X) + (p.Y - c[0].Y) * (p.Y - c[0].Y)));
@@ -212,6 +214,60 @@ public class VideoDemoDatasetTests
             Assert.Single(looks.Select(l => l.Placeholder).Distinct());
             Assert.Single(looks.Select(l => Convert.ToBase64String(l.Background)).Distinct());
         }
+    }
+
+    /// <summary>--appearance fixed: one red arrow 20 px across on flat grey in every clip, moved by the same draws as
+    /// the random-appearance clip of the same seed; its starting orientation is still drawn, so one frame of a
+    /// translating clip looks like one frame of a rotating one.</summary>
+    [Fact]
+    public void VideoDemo_fixed_appearance_is_one_red_arrow_on_grey_with_the_random_variants_motion()
+    {
+        var starts = new HashSet<int>();
+        for (int cls = 0; cls < VideoDemoDataset.Classes.Length; cls++)
+            for (int seed = 0; seed < 4; seed++)
+            {
+                var fixedClip = VideoDemoDataset.Render(cls, 16, 80, new Random(10 * cls + seed), VideoAppearance.Fixed);
+                var randomClip = VideoDemoDataset.Render(cls, 16, 80, new Random(10 * cls + seed));
+                Assert.Equal("a red arrow", fixedClip.Placeholder);
+                Assert.All(fixedClip.Background, v => Assert.Equal(128, v));
+                // The same draws: the same turns; the same steps for the straight motions (where they start depends on
+                // the object's size, which bounds the path).
+                Assert.Equal(randomClip.AnglesDegrees, fixedClip.AnglesDegrees);
+                if (cls is < 4 or 7)
+                    for (int t = 1; t < 16; t++)
+                    {
+                        Assert.Equal(randomClip.Centres[t].X - randomClip.Centres[t - 1].X, fixedClip.Centres[t].X - fixedClip.Centres[t - 1].X, 9);
+                        Assert.Equal(randomClip.Centres[t].Y - randomClip.Centres[t - 1].Y, fixedClip.Centres[t].Y - fixedClip.Centres[t - 1].Y, 9);
+                    }
+                // Every pixel is grey, the arrow's pure red (no jitter), or a blend of the two at its edge.
+                var pixels = fixedClip.Frames[0].Chunk(3).ToList();
+                Assert.Contains(pixels, p => p is [220, 40, 40]);
+                Assert.All(pixels, p =>
+                {
+                    double c = (p[0] - 128) / 92.0;                       // coverage from the red channel
+                    Assert.InRange(p[1], 128 - 88 * c - 1, 128 - 88 * c + 1);
+                    Assert.InRange(p[2], 128 - 88 * c - 1, 128 - 88 * c + 1);
+                });
+                // The object's area (pixels far from grey) is the same in every clip: one size (random sizes span 2.9× in
+                // area). The largest over the frames, as a translating arrow may start partly outside the frame.
+                int area = fixedClip.Frames.Max(f => f.Chunk(3).Count(p => Math.Abs(p[0] - 128) + Math.Abs(p[1] - 128) + Math.Abs(p[2] - 128) > 120));
+                Assert.InRange(area, 95, 135);
+                starts.Add((int)fixedClip.AnglesDegrees[0]);
+            }
+        Assert.True(starts.Count > 20, "the starting orientation is still drawn per clip");
+        Assert.Throws<ArgumentException>(() => VideoDemoOptions.ParseAppearance("shape"));
+    }
+
+    [Fact]
+    public void VideoDemo_manifest_names_the_appearance_and_another_appearance_rewrites_the_folder()
+    {
+        using var dir = TestPaths.Temp();
+        var root = dir.File("video-demo");
+        var tiny = new VideoDemoOptions(Seed: 2, TrainPerClass: 1, ValPerClass: 1, Frames: 8, Size: 32);
+        Assert.True(VideoDemoDataset.Generate(root, tiny with { Appearance = VideoAppearance.Fixed }));
+        Assert.Contains("\"appearance\": \"fixed\"", File.ReadAllText(Path.Combine(root, GeneratedFolder.ManifestName)));
+        Assert.False(VideoDemoDataset.Generate(root, tiny with { Appearance = VideoAppearance.Fixed }));
+        Assert.True(VideoDemoDataset.Generate(root, tiny));
     }
 
     static (double X, double Y) Centroid(byte[] frame, byte[] background, int size, string what)
