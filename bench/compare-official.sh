@@ -13,7 +13,7 @@ what=${1:-all}; batch=${2:-8}; threads=${3:-2}; steps=${4:-5}
 cli="$root/artifacts/bin/ConvMAE.Cli/release/ConvMAE.Cli"
 [ -d "$root/bench/official/.work" ] || { echo "run bench/official/setup.sh OFFICIAL_GIT_DIR first" >&2; exit 2; }
 common=(--batch_size "$batch" --input_size 224 --threads "$threads" --steps "$steps" --warmup 2)
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "cpu: $("$cli" info 2>/dev/null | sed -n 's/^CPU *//p'), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 modes=("$what"); [ "$what" = all ] && modes=(pretrain finetune)
 for mode in "${modes[@]}"; do
     official=$(/usr/bin/python3 "$root/bench/official/bench_official.py" "$mode" "${common[@]}" 2>/dev/null)

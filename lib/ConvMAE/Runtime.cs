@@ -29,6 +29,7 @@ public static class Runtime
         ("Device", cuda.is_available() ? $"CUDA ({cuda.device_count()} device(s))" : "CPU"),
         ("Threads", get_num_threads().ToString()),
         ("Processors", System.Environment.ProcessorCount.ToString()),
+        ("CPU", CpuFeatures.Current.Describe()),
     ];
 
     /// <summary>Computes one small product and checks it by hand: proves libtorch runs, not only that it loaded.</summary>

@@ -26,6 +26,8 @@ public sealed record BenchArgs
     [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
     [JsonPropertyName("sparse_stages"), Description("pretrain: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form)")]
     public bool SparseStages { get; init; } = true;
+    [JsonPropertyName("profile"), Description("pretrain: also time each part of the model, forward and backward, on its own (PretrainProfile)")]
+    public bool Profile { get; init; }
     [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
     public string DataPath { get; init; } = "data/demo";
     [JsonPropertyName("seed")] public int Seed { get; init; }
@@ -59,6 +61,8 @@ public sealed record BenchResult
     /// <summary>Measured fp32 matrix product (2048³) at the same thread count: the machine's practical ceiling.</summary>
     [JsonPropertyName("gemm_gflops")] public double GemmGflops { get; init; }
     [JsonPropertyName("torch")] public string Torch { get; init; } = "";
+    /// <summary>The processor (<see cref="CpuFeatures.Describe"/>): every speed figure goes with it.</summary>
+    [JsonPropertyName("cpu")] public string Cpu { get; init; } = "";
     /// <summary>segment: milliseconds of one slide inference (min/median/max) on an infer_height×infer_width image.</summary>
     [JsonPropertyName("slide_infer_ms")] public StepTimes? SlideInferMs { get; init; }
     [JsonPropertyName("slide_windows")] public int? SlideWindows { get; init; }
@@ -74,6 +78,8 @@ public sealed record BenchResult
     [JsonPropertyName("peak_rss_pretrain_mb")] public double? PeakRssPretrainMb { get; init; }
     [JsonPropertyName("peak_rss_finetune_mb")] public double? PeakRssFinetuneMb { get; init; }
     [JsonPropertyName("peak_rss_infer_mb")] public double? PeakRssInferMb { get; init; }
+    /// <summary>pretrain --profile: each part's forward and backward on its own, in model order.</summary>
+    [JsonPropertyName("profile")] public IReadOnlyList<PartTime>? Profile { get; init; }
 }
 
 public sealed record StepTimes([property: JsonPropertyName("min")] double Min, [property: JsonPropertyName("median")] double Median,
@@ -101,7 +107,8 @@ public static class Benchmark
         NativeTorch.EnsureLoaded();
         if (a.Threads > 0) set_num_threads(a.Threads);
         double gemm = GemmGflops();
-        progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s");
+        progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s on {CpuFeatures.Current.Describe()}");
+        if (a.Dtype == "bf16" && CpuFeatures.Current.Bf16Warning() is { } slow) progress?.Invoke("warning: " + slow);
         var r = a.Mode switch
         {
             "pretrain" => Pretrain(a, progress),
@@ -113,7 +120,7 @@ public static class Benchmark
             "video" => VideoBench.Run(a, progress),
             _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment, detect or video"),
         };
-        return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__ };
+        return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__, Cpu = CpuFeatures.Current.Describe() };
     }
 
     static BenchResult Pretrain(BenchArgs a, Action<string>? progress)
@@ -129,6 +136,9 @@ public static class Benchmark
         {
             var batch = SyntheticBatch(a, config.NumClasses);
             var times = TimeSteps(a, progress, "train", () => Step(task, optimizer, batch));
+            IReadOnlyList<PartTime>? profile = null;
+            if (a.Profile)
+                using (NewDisposeScope()) profile = PretrainProfile.Run(compute!, Batch.FromHost(batch).Images, a.Steps, progress);   // --steps ≥ 1, checked above
             // Forward only, without gradients: the compute model as the last step left it (weights current).
             model.eval();
             compute!.eval();
@@ -143,6 +153,7 @@ public static class Benchmark
             return Result(a, times, summary.ForwardGFlops * ModelSummary.TrainingFlopsFactor) with
             {
                 FwdImgPerS = Math.Round(a.BatchSize / (StepTimes.Of(fwd).Median / 1000), 3),
+                Profile = profile,
             };
         }
         finally { (task as IDisposable)?.Dispose(); }

@@ -131,14 +131,8 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
             throw new ArgumentException($"mask: expected [{imgs.shape[0]},{c.NumPatches}], got [{string.Join(",", plan.Mask.shape)}]");
         if (UsesSparseStages) return ForwardEncoderPartsSparse(imgs, plan);
         using var scope = NewDisposeScope();
-        int g = c.GridSize, e2 = c.EmbedDim[2];
-        // Stage masks (1 = visible): nearest ×(p1·p2) and ×p2 upsampling of the token mask.
-        Tensor? vis1 = null, vis2 = null;
-        if (c.MaskedConv)
-        {
-            vis1 = ToCompute(1 - Masking.Upsample(plan.Mask, g, c.PatchSize[1] * c.PatchSize[2]));   // [N,1,4g,4g]
-            vis2 = ToCompute(1 - Masking.Upsample(plan.Mask, g, c.PatchSize[2]));                     // [N,1,2g,2g]
-        }
+        int e2 = c.EmbedDim[2];
+        var (vis1, vis2) = StageVisibility(plan);
         var x = PatchEmbed1.call(ToCompute(imgs));                // [N,E0,4g,4g], full (unmasked) image
         x = RunConvStage(Blocks1, x, vis1);
         Tensor? s1 = c.MultiScaleFusion ? ToTokens(Stage1OutputDecode.call(x)) : null;   // [N,L,E2]
@@ -155,6 +149,16 @@ public sealed class MaskedAutoencoderConvViT : ConvViTBase<PretrainOutput>
         var parts = new EncoderParts(x, s1?.gather(1, idx), s2?.gather(1, idx));
         parts.Stage3.MoveToOuterDisposeScope(); parts.Stage1?.MoveToOuterDisposeScope(); parts.Stage2?.MoveToOuterDisposeScope();
         return parts;
+    }
+
+    /// <summary>The dense stages' masks (1 = visible), in the compute dtype: nearest ×(p1·p2) and ×p2 upsampling of the
+    /// token mask, [N,1,4g,4g] and [N,1,2g,2g]; both null without masked convolution.</summary>
+    public (Tensor? Stage1, Tensor? Stage2) StageVisibility(MaskPlan plan)
+    {
+        if (!Config.MaskedConv) return (null, null);
+        int g = Config.GridSize;
+        return (ToCompute(1 - Masking.Upsample(plan.Mask, g, Config.PatchSize[1] * Config.PatchSize[2])),
+                ToCompute(1 - Masking.Upsample(plan.Mask, g, Config.PatchSize[2])));
     }
 
     /// <summary>

@@ -43,6 +43,9 @@ public static class RecipeRun
     {
         var a = plan.Args;
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (a.Dtype == "bf16" && plan.Model.parameters().First().device_type == DeviceType.CPU
+            && CpuFeatures.Current.Bf16Warning() is { } slow)
+            obs.Warning?.Invoke(slow);
         var task = MixedPrecision<THost>.Apply(a.Dtype, plan.Model, plan.TaskFor, plan.MakeCopy);
         try
         {

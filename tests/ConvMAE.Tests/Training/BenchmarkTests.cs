@@ -13,13 +13,32 @@ public class BenchmarkTests
 {
     static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "ConvMAE.Cli");
 
-    static JsonElement Bench(params string[] args)
+    static JsonElement Bench(params string[] args) => BenchWithProgress(args).Json;
+
+    static (JsonElement Json, string Stderr) BenchWithProgress(params string[] args)
     {
         var r = Proc.Run(Cli, ["bench", .. args], timeout: TimeSpan.FromMinutes(5));
         Assert.True(r.ExitCode == 0, r.Combined);
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);                                         // one JSON line on stdout, progress on stderr
-        return JsonDocument.Parse(lines[0]).RootElement;
+        return (JsonDocument.Parse(lines[0]).RootElement, r.Stderr);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Pretrain_profile_lists_every_part_in_model_order_in_both_forms(bool sparse)
+    {
+        string[] args = ["pretrain", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "4", "--steps", "1",
+                         "--warmup", "0", "--threads", "1", "--profile"];
+        var j = Bench(sparse ? args : [.. args, "--no_sparse_stages"]);
+        // The tiny preset has depths [1,1,2] and one decoder block (ConvViTConfig.ConvMAETinyCpu).
+        string[] expected = ["patch_embed1", "blocks1.0", "stage1_output_decode", "patch_embed2", "blocks2.0", "stage2_output_decode",
+                             "patch_embed3,patch_embed4", "blocks3,norm", "decoder,loss"];
+        var parts = j.GetProperty("profile").EnumerateArray().ToList();
+        Assert.Equal(expected, parts.Select(p => p.GetProperty("part").GetString()!));
+        Assert.All(parts, p => Assert.True(p.GetProperty("fwd_ms").GetDouble() >= 0 && p.GetProperty("bwd_ms").GetDouble() >= 0));
+        Assert.True(parts.Sum(p => p.GetProperty("fwd_ms").GetDouble() + p.GetProperty("bwd_ms").GetDouble()) > 0);
     }
 
     [Theory]
@@ -27,9 +46,13 @@ public class BenchmarkTests
     [InlineData("bf16")]
     public void Pretrain_bench_reports_consistent_times_flops_and_memory(string dtype)
     {
-        var j = Bench("pretrain", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "4", "--steps", "3",
-                      "--warmup", "1", "--threads", "1", "--dtype", dtype);
+        var (j, progress) = BenchWithProgress("pretrain", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "4", "--steps", "3",
+                                              "--warmup", "1", "--threads", "1", "--dtype", dtype);
         Assert.Equal(dtype, j.GetProperty("dtype").GetString());
+        // Every figure names the processor it came from; bf16 without hardware support is flagged, fp32 never.
+        Assert.Equal(CpuFeatures.Current.Describe(), j.GetProperty("cpu").GetString());
+        Assert.Equal(dtype == "bf16" && !CpuFeatures.Current.NativeBf16, progress.Contains("warning: --dtype bf16 on a processor without"));
+        Assert.False(j.TryGetProperty("profile", out var none) && none.ValueKind != JsonValueKind.Null);   // only with --profile
         Assert.Equal(3, j.GetProperty("steps").GetInt32());
         Assert.Equal(1, j.GetProperty("threads").GetInt32());
         var ms = j.GetProperty("step_ms");

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using ConvMAE.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ConvMAE.Benchmarks;
+
+/// <summary>One part's forward and backward, milliseconds (the median of the timed repetitions).</summary>
+public sealed record PartTime([property: JsonPropertyName("part")] string Part, [property: JsonPropertyName("fwd_ms")] double FwdMs,
+                              [property: JsonPropertyName("bwd_ms")] double BwdMs);
+
+/// <summary>
+/// Where a pretraining step's time goes (<c>convmae bench pretrain --profile</c>): each part of the model run on its own,
+/// forward then backward, on the activations the part before it produced. The input of each part is a leaf that
+/// requires grad (not the images), and its backward starts from a random gradient of its output's shape, so a part's
+/// backward includes its input gradient, as in the whole step. pos_embed is added in the patch_embed3/4 part, as there. Sparse form: stages 1-2 on the visible blocks; dense: the official
+/// full-resolution stages with masked convolution. The decoder part includes a mean-squared loss against a random
+/// target of the prediction's shape (the official loss's shape; its cost is negligible). The optimizer step and what
+/// the trainer does around the model (masking noise, the norm-pix target, guards) are not parts: the bench's step time
+/// minus the parts' sum is that remainder.
+/// </summary>
+public static class PretrainProfile
+{
+    public static IReadOnlyList<PartTime> Run(MaskedAutoencoderConvViT model, Tensor images, int repetitions = 3, Action<string>? progress = null)
+    {
+        if (repetitions < 1) throw new ArgumentException("repetitions must be at least 1");
+        var c = model.Config;
+        var rows = new List<PartTime>();
+        using var scope = NewDisposeScope();
+        images = images.to(model.ComputeDtype);
+        long n = images.shape[0];
+        using var plan = model.RandomMasking(rand(n, c.NumPatches));
+        long lk = plan.NumKept;
+        int e2 = c.EmbedDim[2], g = c.GridSize;
+
+        // Runs f on a leaf copy of input, repetitions + 1 times (the first untimed); returns f's last output, detached.
+        Tensor Part(string name, Tensor input, Func<Tensor, Tensor> f)
+        {
+            var fwd = new List<double>(); var bwd = new List<double>();
+            Tensor? last = null;
+            for (int rep = 0; rep <= repetitions; rep++)
+            {
+                using var inner = NewDisposeScope();
+                var x = input.detach().requires_grad_(!ReferenceEquals(input, images));   // images need no gradient, as in the step
+                var clock = Stopwatch.StartNew();
+                var y = f(x);
+                double tf = clock.Elapsed.TotalMilliseconds;
+                var grad = randn_like(y);
+                clock.Restart();
+                autograd.backward([y], [grad]);
+                double tb = clock.Elapsed.TotalMilliseconds;
+                if (rep > 0) { fwd.Add(tf); bwd.Add(tb); }
+                model.zero_grad();
+                if (rep == repetitions) last = y.detach().MoveToOuterDisposeScope();
+            }
+            var part = new PartTime(name, Math.Round(StepTimes.Of(fwd).Median, 1), Math.Round(StepTimes.Of(bwd).Median, 1));
+            rows.Add(part);
+            progress?.Invoke($"profile {name}: forward {part.FwdMs:F0} ms, backward {part.BwdMs:F0} ms");
+            return last!;
+        }
+
+        Tensor x;
+        if (model.UsesSparseStages)
+        {
+            using var visible = new VisibleBlocks(plan.IdsKeep, g);
+            x = Part("patch_embed1", images, t => model.PatchEmbed1.ForwardBlocks(visible.PixelBlocks(t)));   // [N,Lk,4,4,E0]
+            for (int i = 0; i < model.Blocks1.Count; i++) { var b = model.Blocks1[i]; x = Part($"blocks1.{i}", x, t => b.ForwardVisible(t, visible)); }
+            if (c.MultiScaleFusion) Part("stage1_output_decode", x, t => VisibleBlocks.StridedConv(model.Stage1OutputDecode, t));
+            x = Part("patch_embed2", x, t => model.PatchEmbed2.ForwardBlocks(t));                               // [N,Lk,2,2,E1]
+            for (int i = 0; i < model.Blocks2.Count; i++) { var b = model.Blocks2[i]; x = Part($"blocks2.{i}", x, t => b.ForwardVisible(t, visible)); }
+            if (c.MultiScaleFusion) Part("stage2_output_decode", x, t => VisibleBlocks.StridedConv(model.Stage2OutputDecode, t));
+            var pos = model.PosEmbed.expand(n, -1, -1).gather(1, plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2));   // [N,Lk,E2], as the step
+            x = Part("patch_embed3,patch_embed4", x, t => model.PatchEmbed4.call(model.PatchEmbed3.ForwardBlocks(t).view(n, lk, e2)) + pos);   // [N,Lk,E2]
+        }
+        else
+        {
+            var (vis1, vis2) = model.StageVisibility(plan);                                                   // [N,1,4g,4g], [N,1,2g,2g]
+            x = Part("patch_embed1", images, t => model.PatchEmbed1.call(t));                                   // [N,E0,4g,4g]
+            for (int i = 0; i < model.Blocks1.Count; i++) { var b = model.Blocks1[i]; x = Part($"blocks1.{i}", x, t => b.call(t, vis1)); }
+            if (c.MultiScaleFusion) Part("stage1_output_decode", x, t => model.Stage1OutputDecode.call(t));
+            x = Part("patch_embed2", x, t => model.PatchEmbed2.call(t));                                        // [N,E1,2g,2g]
+            for (int i = 0; i < model.Blocks2.Count; i++) { var b = model.Blocks2[i]; x = Part($"blocks2.{i}", x, t => b.call(t, vis2)); }
+            if (c.MultiScaleFusion) Part("stage2_output_decode", x, t => model.Stage2OutputDecode.call(t));
+            var idx = plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2);
+            x = Part("patch_embed3,patch_embed4", x, t => (model.PatchEmbed4.call(TokenOps.ToTokens(model.PatchEmbed3.call(t))) + model.PosEmbed).gather(1, idx));   // [N,Lk,E2]
+        }
+        x = Part("blocks3,norm", x, t =>
+        {
+            foreach (var b in model.Blocks3) t = b.call(t);
+            return model.Norm.call(t);
+        });
+        using var target = randn(n, c.NumPatches, c.PatchDim, dtype: model.ComputeDtype);
+        Part("decoder,loss", x,
+             t => (model.ForwardDecoder(t, plan.IdsRestore) - target).square().mean().reshape(1));
+        return rows;
+    }
+}
