@@ -26,7 +26,7 @@ public sealed record BenchArgs
     [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
     [JsonPropertyName("sparse_stages"), Description("pretrain: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form)")]
     public bool SparseStages { get; init; } = true;
-    [JsonPropertyName("profile"), Description("pretrain: also time each part of the model, forward and backward, on its own (PretrainProfile)")]
+    [JsonPropertyName("profile"), Description("pretrain: also time each part of the model, forward and backward, and the optimizer step, each on its own (PretrainProfile)")]
     public bool Profile { get; init; }
     [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
     public string DataPath { get; init; } = "data/demo";
@@ -138,7 +138,9 @@ public static class Benchmark
             var times = TimeSteps(a, progress, "train", () => Step(task, optimizer, batch));
             IReadOnlyList<PartTime>? profile = null;
             if (a.Profile)
-                using (NewDisposeScope()) profile = PretrainProfile.Run(compute!, Batch.FromHost(batch).Images, a.Steps, progress);   // --steps ≥ 1, checked above
+                using (NewDisposeScope())
+                    profile = [.. PretrainProfile.Run(compute!, Batch.FromHost(batch).Images, a.Steps, progress),   // --steps ≥ 1, checked above
+                               PretrainProfile.Optimizer(optimizer, a.Steps, progress)];
             // Forward only, without gradients: the compute model as the last step left it (weights current).
             model.eval();
             compute!.eval();

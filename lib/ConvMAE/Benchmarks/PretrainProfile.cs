@@ -16,9 +16,9 @@ public sealed record PartTime([property: JsonPropertyName("part")] string Part, 
 /// requires grad (not the images), and its backward starts from a random gradient of its output's shape, so a part's
 /// backward includes its input gradient, as in the whole step. pos_embed is added in the patch_embed3/4 part, as there. Sparse form: stages 1-2 on the visible blocks; dense: the official
 /// full-resolution stages with masked convolution. The decoder part includes a mean-squared loss against a random
-/// target of the prediction's shape (the official loss's shape; its cost is negligible). The optimizer step and what
-/// the trainer does around the model (masking noise, the norm-pix target, guards) are not parts: the bench's step time
-/// minus the parts' sum is that remainder.
+/// target of the prediction's shape (the official loss's shape; its cost is negligible). The optimizer step is timed
+/// after the parts (<see cref="Optimizer"/>); what the trainer does around the model (masking noise, the norm-pix
+/// target, guards) is not a part: the bench's step time minus the parts' sum and one optimizer row is that remainder.
 /// </summary>
 public static class PretrainProfile
 {
@@ -94,5 +94,26 @@ public static class PretrainProfile
         Part("decoder,loss", x,
              t => (model.ForwardDecoder(t, plan.IdsRestore) - target).square().mean().reshape(1));
         return rows;
+    }
+
+    /// <summary>The optimizer step on its own (forward column; backward 0), the median of the repetitions after one
+    /// untimed. Parameters without a gradient (the parts above reset them to none) get a small random one, so that every
+    /// parameter is updated, as in a step.</summary>
+    public static PartTime Optimizer(Training.IOptimizer optimizer, int repetitions = 3, Action<string>? progress = null)
+    {
+        using (no_grad())
+            foreach (var p in optimizer.Parameters)
+                p.grad ??= (randn_like(p) * 1e-3).DetachFromDisposeScope();
+        var times = new List<double>();
+        for (int rep = 0; rep <= repetitions; rep++)
+        {
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            optimizer.Step();
+            if (rep > 0) times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        var row = new PartTime("optimizer", Math.Round(StepTimes.Of(times).Median, 1), 0);
+        progress?.Invoke($"profile optimizer step: {row.FwdMs:F0} ms");
+        return row;
     }
 }

@@ -34,10 +34,11 @@ public class BenchmarkTests
         var j = Bench(sparse ? args : [.. args, "--no_sparse_stages"]);
         // The tiny preset has depths [1,1,2] and one decoder block (ConvViTConfig.ConvMAETinyCpu).
         string[] expected = ["patch_embed1", "blocks1.0", "stage1_output_decode", "patch_embed2", "blocks2.0", "stage2_output_decode",
-                             "patch_embed3,patch_embed4", "blocks3,norm", "decoder,loss"];
+                             "patch_embed3,patch_embed4", "blocks3,norm", "decoder,loss", "optimizer"];
         var parts = j.GetProperty("profile").EnumerateArray().ToList();
         Assert.Equal(expected, parts.Select(p => p.GetProperty("part").GetString()!));
         Assert.All(parts, p => Assert.True(p.GetProperty("fwd_ms").GetDouble() >= 0 && p.GetProperty("bwd_ms").GetDouble() >= 0));
+        Assert.Equal(0, parts[^1].GetProperty("bwd_ms").GetDouble());                                   // the optimizer has no backward
         Assert.True(parts.Sum(p => p.GetProperty("fwd_ms").GetDouble() + p.GetProperty("bwd_ms").GetDouble()) > 0);
     }
 
