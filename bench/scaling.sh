@@ -7,6 +7,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cli="$root/artifacts/bin/ConvMAE.Cli/release/ConvMAE.Cli"
 threads=${THREADS:-2}
+cpu=$("$cli" info 2>/dev/null | sed -n 's/^CPU *//p')
+# bf16 rows only where the processor computes bf16 (AVX512-BF16 or AMX); elsewhere libtorch emulates it, minutes a
+# step for Base. DTYPES="fp32 bf16" forces them.
+dtypes=${DTYPES:-fp32 bf16}
+[ -z "${DTYPES:-}" ] && [[ "$cpu" == *"bf16 emulated"* ]] && dtypes=fp32
+echo "$cpu, $(nproc) cores, $threads threads, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
 echo "| preset | mode | dtype | input | batch | img/s | step ms (median) | fwd img/s | peak MB | GFLOP/img | achieved GFLOP/s |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 run() {  # model mode dtype size batch steps warmup
@@ -19,7 +26,7 @@ print("| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (m, j["mode"]
       f("img_per_s", "%.2f"), "%.0f" % j["step_ms"]["median"], f("fwd_img_per_s", "%.2f"), f("peak_rss_mb", "%.0f"),
       f("gflop_per_img", "%.2f"), f("achieved_gflops", "%.0f")))' "$1"
 }
-for dtype in fp32 bf16; do
+for dtype in $dtypes; do
     for b in 1 8 32; do run convmae_base pretrain $dtype 224 $b 2 1; done
     for s in 320 448; do run convmae_base pretrain $dtype $s 8 2 1; done
 done
