@@ -41,6 +41,7 @@ public static class PretrainProfile
             Tensor? last = null;
             for (int rep = 0; rep <= repetitions; rep++)
             {
+                using var guard = NativeCallGuard.Enter();   // no collection while libtorch holds temporary Scalars
                 using var inner = NewDisposeScope();
                 var x = input.detach().requires_grad_(!ReferenceEquals(input, images));   // images need no gradient, as in the step
                 var clock = Stopwatch.StartNew();
@@ -107,6 +108,7 @@ public static class PretrainProfile
         var times = new List<double>();
         for (int rep = 0; rep <= repetitions; rep++)
         {
+            using var guard = NativeCallGuard.Enter();
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             optimizer.Step();
