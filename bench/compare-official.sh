@@ -13,13 +13,11 @@ what=${1:-all}; batch=${2:-8}; threads=${3:-2}; steps=${4:-5}
 cli="$root/artifacts/bin/ConvMAE.Cli/release/ConvMAE.Cli"
 [ -d "$root/bench/official/.work" ] || { echo "run bench/official/setup.sh OFFICIAL_GIT_DIR first" >&2; exit 2; }
 common=(--batch_size "$batch" --input_size 224 --threads "$threads" --steps "$steps" --warmup 2)
-cpu=$("$cli" info 2>/dev/null | sed -n 's/^CPU *//p')
+source "$root/bench/cpu.sh"
 echo "cpu: $cpu, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-# Without AVX512-BF16 or AMX, libtorch converts around every bf16 kernel (ConvMAE-Base: over 5 minutes a step on an
-# AVX2 EPYC): the bf16 runs are skipped there unless BF16=1.
-bf16=${BF16:-auto}
-[ "$bf16" = auto ] && { [[ "$cpu" == *"bf16 emulated"* ]] && bf16=0 || bf16=1; }
-[ "$bf16" = 0 ] && echo "bf16 runs skipped (BF16=$bf16: this processor emulates bf16; BF16=1 forces them)"
+# The bf16 runs only where the processor computes bf16, unless BF16=1 (BF16=0 skips them anywhere).
+bf16=${BF16:-$native_bf16}
+[ "$bf16" = 0 ] && echo "bf16 runs skipped (BF16=0 where the processor emulates bf16 or by request; BF16=1 forces them)"
 # ROUNDS=N (default 1) repeats each mode N times, alternating the order (official first in odd rounds, the kit first
 # in even ones), and reads the ratio on the means with the range over rounds: these machines drift by 2x within minutes.
 rounds=${ROUNDS:-1}

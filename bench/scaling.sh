@@ -7,11 +7,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cli="$root/artifacts/bin/ConvMAE.Cli/release/ConvMAE.Cli"
 threads=${THREADS:-2}
-cpu=$("$cli" info 2>/dev/null | sed -n 's/^CPU *//p')
-# bf16 rows only where the processor computes bf16 (AVX512-BF16 or AMX); elsewhere libtorch emulates it, minutes a
-# step for Base. DTYPES="fp32 bf16" forces them.
+source "$root/bench/cpu.sh"
+# bf16 rows only where the processor computes bf16; DTYPES="fp32 bf16" forces them.
 dtypes=${DTYPES:-fp32 bf16}
-[ -z "${DTYPES:-}" ] && [[ "$cpu" == *"bf16 emulated"* ]] && dtypes=fp32
+if [ -z "${DTYPES:-}" ] && [ "$native_bf16" = 0 ]; then dtypes=fp32; fi
 echo "$cpu, $(nproc) cores, $threads threads, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "| preset | mode | dtype | input | batch | img/s | step ms (median) | fwd img/s | peak MB | GFLOP/img | achieved GFLOP/s |"
