@@ -140,7 +140,7 @@ public static class Benchmark
             if (a.Profile)
                 using (NewDisposeScope())
                     profile = [.. PretrainProfile.Run(compute!, Batch.FromHost(batch).Images, a.Steps, progress),   // --steps ≥ 1, checked above
-                               PretrainProfile.Optimizer(optimizer, a.Steps, progress)];
+                               PretrainProfile.Optimizer(optimizer, a, progress)];
             // Forward only, without gradients: the compute model as the last step left it (weights current).
             model.eval();
             compute!.eval();

@@ -97,25 +97,15 @@ public static class PretrainProfile
         return rows;
     }
 
-    /// <summary>The optimizer step on its own (forward column; backward 0), the median of the repetitions after one
-    /// untimed. Parameters without a gradient (the parts above reset them to none) get a small random one, so that every
-    /// parameter is updated, as in a step.</summary>
-    public static PartTime Optimizer(Training.IOptimizer optimizer, int repetitions = 3, Action<string>? progress = null)
+    /// <summary>The optimizer step on its own (forward column; backward 0): the median of --steps runs after one
+    /// warm-up, timed as the bench times its steps. Parameters without a gradient (the parts above reset them to none)
+    /// get a small random one, so that every parameter is updated, as in a step.</summary>
+    public static PartTime Optimizer(Training.IOptimizer optimizer, BenchArgs a, Action<string>? progress = null)
     {
         using (no_grad())
             foreach (var p in optimizer.Parameters)
                 p.grad ??= (randn_like(p) * 1e-3).DetachFromDisposeScope();
-        var times = new List<double>();
-        for (int rep = 0; rep <= repetitions; rep++)
-        {
-            using var guard = NativeCallGuard.Enter();
-            using var scope = NewDisposeScope();
-            var clock = Stopwatch.StartNew();
-            optimizer.Step();
-            if (rep > 0) times.Add(clock.Elapsed.TotalMilliseconds);
-        }
-        var row = new PartTime("optimizer", Math.Round(StepTimes.Of(times).Median, 1), 0);
-        progress?.Invoke($"profile optimizer step: {row.FwdMs:F0} ms");
-        return row;
+        var times = Benchmark.TimeSteps(a with { Warmup = 1 }, progress, "profile optimizer", optimizer.Step);
+        return new PartTime("optimizer", Math.Round(StepTimes.Of(times).Median, 1), 0);
     }
 }
