@@ -69,6 +69,7 @@ public sealed record VideoReconstruction(Tensor Original, Tensor Masked, Tensor 
         model.eval();
         try
         {
+            using var guard = NativeCallGuard.Enter();   // called from notebooks and hooks, outside the trainer's guarded step
             using var _ = no_grad();
             using var scope = NewDisposeScope();
             var c = model.Config;

@@ -52,6 +52,7 @@ public sealed class MaskRcnn : nn.Module
     /// <summary>Detections in the S×S input frame (the model should be in eval mode).</summary>
     public Detections[] Detect(Tensor images)
     {
+        using var guard = NativeCallGuard.Enter();   // called from notebooks and hooks, outside the trainer's guarded step
         using var _ = no_grad();
         var features = Features(Normalize(images));
         var (proposals, _) = ProposalGenerator.Forward(features, Config.ImageSize, null, new Random(0));

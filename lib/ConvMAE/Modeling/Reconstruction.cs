@@ -29,6 +29,7 @@ public static class Reconstruction
         model.eval();
         try
         {
+            using var guard = NativeCallGuard.Enter();   // called from notebooks and hooks, outside the trainer's guarded step
             using var _ = no_grad();
             using var scope = NewDisposeScope();
             using var output = model.Forward(imgs, noise);

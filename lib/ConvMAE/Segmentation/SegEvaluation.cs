@@ -46,6 +46,7 @@ public static class SegEvaluation
     public static byte[] Predict(UperNetSegmenter model, SegSample resized, int originalWidth, int originalHeight, Device device)
     {
         var c = model.Config;
+        using var guard = NativeCallGuard.Enter();   // Evaluate holds one already; notebooks call this directly
         using var scope = NewDisposeScope();
         using var bytes = tensor(resized.Pixels, [1, resized.Height, resized.Width, 3], dtype: ScalarType.Byte);
         var images = ImageNetStats.Normalize(bytes).to(device);
