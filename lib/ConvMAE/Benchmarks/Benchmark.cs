@@ -26,6 +26,8 @@ public sealed record BenchArgs
     [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
     [JsonPropertyName("sparse_stages"), Description("pretrain: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form)")]
     public bool SparseStages { get; init; } = true;
+    [JsonPropertyName("channels_last_stages"), Description("finetune, infer: the classifier's stages 1-2 on channels-last maps (--no_channels_last_stages: the official NCHW form)")]
+    public bool ChannelsLastStages { get; init; } = true;
     [JsonPropertyName("profile"), Description("pretrain: also time each part of the model, forward and backward, and the optimizer step, each on its own (PretrainProfile)")]
     public bool Profile { get; init; }
     [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
@@ -163,7 +165,7 @@ public static class Benchmark
 
     static BenchResult Finetune(BenchArgs a, Action<string>? progress)
     {
-        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { DropPathRate = 0.1 };
+        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { DropPathRate = 0.1, ChannelsLastStages = a.ChannelsLastStages };
         manual_seed(a.Seed);
         using var model = new ConvViT(config);
         using var optimizer = new AdamW(ParamGroups.LayerDecay(model.named_parameters(), 0.05, 0.75, config.Depth[2]), 1e-3);
@@ -181,7 +183,7 @@ public static class Benchmark
 
     static BenchResult Infer(BenchArgs a, Action<string>? progress)
     {
-        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize);
+        var config = ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with { ChannelsLastStages = a.ChannelsLastStages };
         manual_seed(a.Seed);
         using var model = new ConvViT(config);
         model.eval();

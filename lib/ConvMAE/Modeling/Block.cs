@@ -31,8 +31,8 @@ public sealed class Block : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)   // [B,N,C] → [B,N,C]
     {
         using var scope = NewDisposeScope();
-        x = x + DropPath.call(Attn.call(Norm1.call(x)));
-        x = x + DropPath.call(Mlp.call(Norm2.call(x)));
+        x = DropPath.Residual(x, t => Attn.call(Norm1.call(t)));
+        x = DropPath.Residual(x, t => Mlp.call(Norm2.call(t)));
         return x.MoveToOuterDisposeScope();
     }
 }

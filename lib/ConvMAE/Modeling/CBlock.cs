@@ -56,6 +56,21 @@ public sealed class CBlock : nn.Module<Tensor, Tensor?, Tensor>
     }
 
     /// <summary>
+    /// The same block without masking on a channels-last map [N,H,W,dim] → [N,H,W,dim] (the classifier's fast form):
+    /// the norms act on the last axis, the 1×1 convolutions are matrix products, and the depthwise convolution has the
+    /// written-out backward of <see cref="ChannelsLastDepthwise"/>. Same parameters and result as <see cref="forward"/>
+    /// with visible = null, without its layout changes (two permute-and-copy passes per block there), and with each
+    /// residual branch computed only for the samples drop-path keeps (<see cref="Modeling.DropPath.Residual"/>).
+    /// </summary>
+    public Tensor ForwardChannelsLast(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        x = DropPath.Residual(x, t => VisibleBlocks.Pointwise(Conv2, ChannelsLastDepthwise.Apply(Attn, VisibleBlocks.Pointwise(Conv1, Norm1.call(t)))));
+        x = DropPath.Residual(x, t => Mlp.ForwardChannelsLast(Norm2.call(t)));
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// The same block on visible blocks only (pretraining's sparse form, <see cref="VisibleBlocks"/>):
     /// [N,Lk,s,s,dim] → [N,Lk,s,s,dim], channels last, so the norms act on the last axis and the 1×1 convolutions are
     /// matrix products. Every position here is visible, so the mask multiply is the identity and is left out.

@@ -76,6 +76,7 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     public Tensor ForwardTokens(Tensor imgs)
     {
         CheckImages(imgs);
+        if (Config.ChannelsLastStages) return ForwardTokensChannelsLast(imgs);
         using var scope = NewDisposeScope();
         var x = PatchEmbed1.call(ToCompute(imgs));               // [N,E0,4g,4g]
         x = posDrop.call(x);                                     // QUIRK: pos_drop right after patch_embed1
@@ -86,6 +87,26 @@ public sealed class ConvViT : ConvViTBase<Tensor>
         x = PatchEmbed4.call(ToTokens(x));                       // [N,L,E2], Linear applied (models_convvit.py:40)
         x = x + PosEmbed;
         x = RunBlocks(Blocks3, x);
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="ForwardTokens"/> with stages 1-2 on channels-last maps (<see cref="ConvViTConfig.ChannelsLastStages"/>).
+    /// The image is one block of <see cref="PatchEmbed.ForwardBlocks"/> ([N,1,S,S,3]), so every embedding is a matrix
+    /// product on the map as it is; the stage maps stay [N,h,w,C] from patch_embed1 to patch_embed3.
+    /// </summary>
+    private Tensor ForwardTokensChannelsLast(Tensor imgs)
+    {
+        using var scope = NewDisposeScope();
+        long n = imgs.shape[0];
+        var x = PatchEmbed1.ForwardBlocks(ToCompute(imgs).permute(0, 2, 3, 1).unsqueeze(1).contiguous());   // [N,1,4g,4g,E0]
+        x = posDrop.call(x).squeeze(1);                                                                    // QUIRK: pos_drop here, as official
+        foreach (var blk in Blocks1) x = blk.ForwardChannelsLast(x);                                       // [N,4g,4g,E0]
+        x = PatchEmbed2.ForwardBlocks(x.unsqueeze(1)).squeeze(1);                                          // [N,2g,2g,E1]
+        foreach (var blk in Blocks2) x = blk.ForwardChannelsLast(x);
+        x = PatchEmbed3.ForwardBlocks(x.unsqueeze(1));                                                     // [N,1,g,g,E2]
+        x = PatchEmbed4.call(x.reshape(n, -1, x.shape[4]));                                                // [N,L,E2], token l = row·g + col
+        x = RunBlocks(Blocks3, x + PosEmbed);
         return x.MoveToOuterDisposeScope();
     }
 

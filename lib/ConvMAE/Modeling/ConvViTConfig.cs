@@ -62,6 +62,12 @@ public sealed record ConvViTConfig
     [JsonPropertyName("attn_drop_rate")] public double AttnDropRate { get; init; }
     /// <summary>Classifier only (the official pretraining model has no drop path). Linear over all blocks of all stages.</summary>
     [JsonPropertyName("drop_path_rate")] public double DropPathRate { get; init; }
+    /// <summary>
+    /// Kit speed switch (not an official key): run the classifier's stages 1-2 on channels-last maps
+    /// (<see cref="CBlock.ForwardChannelsLast"/>: matrix-product 1×1 convolutions, a written-out depthwise backward,
+    /// no layout copies). Same parameters and the same function; false = the official NCHW form.
+    /// </summary>
+    [JsonPropertyName("channels_last_stages")] public bool ChannelsLastStages { get; init; } = true;
 
     // ---- derived ----
     /// <summary>Input side in pixels (img_size[0]).</summary>

@@ -269,6 +269,7 @@ public static class ImageRecipes
         ConvViTConfig.Preset(a.Model).WithInputSize(a.InputSize) with
         {
             NumClasses = a.NbClasses > 0 ? a.NbClasses : data.Classes.Count, GlobalPool = a.GlobalPool,
+            ChannelsLastStages = a.ChannelsLastStages,
         };
 
     static ImageLoader EvalLoader(ImageFolder val, RunArgs a) =>

@@ -92,6 +92,8 @@ public abstract record ClassifierArgs : RunArgs
     public bool Eval { get; init; }
     [JsonPropertyName("dist_eval"), Description("accepted for compatibility; single process")]
     public bool DistEval { get; init; }
+    [JsonPropertyName("channels_last_stages"), Description("run stages 1-2 on channels-last maps (same function, faster; --no_channels_last_stages: the official NCHW form)")]
+    public bool ChannelsLastStages { get; init; } = true;
 }
 
 /// <summary>main_finetune.py's flags and defaults.</summary>

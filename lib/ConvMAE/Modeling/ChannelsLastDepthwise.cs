@@ -1,0 +1,73 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ConvMAE.Modeling;
+
+/// <summary>
+/// A CBlock's 5×5 depthwise convolution (stride 1, padding 2) on a channels-last map [N,H,W,C] → [N,H,W,C], with the
+/// backward written out (float32): the input gradient is the convolution of the output gradient with the flipped
+/// kernel (libtorch's depthwise forward, which is fast), the weight gradient is <see cref="DepthwiseWeightGrad"/>, the
+/// bias gradient the output gradient summed over positions. libtorch's own backward was the slowest part of a dense
+/// stage-1 block here. Other dtypes (bf16 mixed precision) and calls without gradients use libtorch's convolution as is.
+/// </summary>
+public static class ChannelsLastDepthwise
+{
+    /// <param name="conv">The depthwise Conv2d [C,1,k,k] (a CBlock's <c>attn</c>).</param>
+    /// <param name="x">[N,H,W,C]</param>
+    public static Tensor Apply(Conv2d conv, Tensor x)
+    {
+        var w = conv.weight!;
+        var b = conv.bias ?? zeros(w.shape[0], dtype: x.dtype, device: x.device);
+        bool needsGrad = is_grad_enabled() && (x.requires_grad || w.requires_grad || b.requires_grad);
+        if (!needsGrad || x.dtype != ScalarType.Float32 || x.device.type != DeviceType.CPU)
+        {
+            using var scope = NewDisposeScope();
+            return Convolve(x, w, b).MoveToOuterDisposeScope();
+        }
+        return Function.apply(x, w, b);
+    }
+
+    /// <summary>libtorch's depthwise convolution on the channels-last map, read back as [N,H,W,C].</summary>
+    internal static Tensor Convolve(Tensor x, Tensor weight, Tensor? bias)
+    {
+        long c = x.shape[3], pad = weight.shape[2] / 2;
+        return nn.functional.conv2d(x.permute(0, 3, 1, 2), weight, bias, padding: [pad, pad], groups: c).permute(0, 2, 3, 1);
+    }
+
+    sealed class Function : autograd.SingleTensorFunction<Function>
+    {
+        public override string Name => nameof(ChannelsLastDepthwise);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (x, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
+            using var scope = NewDisposeScope();
+            var input = x.contiguous();                                    // [N,H,W,C], saved for the weight gradient
+            var y = Convolve(input, weight, bias).contiguous();
+            // TorchSharp makes the saved variables after forward returns, so the saved tensors leave every dispose
+            // scope here and the backward disposes them (as VisibleDepthwise does).
+            var keep = new List<Tensor> { input.alias(), weight.alias() };
+            foreach (var t in keep) t.DetachFromDisposeScope();
+            ctx.save_for_backward(keep);
+            ctx.save_data("handles", keep);
+            return y.MoveToOuterDisposeScope();
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var saved = ctx.get_saved_variables();
+            var (input, weight) = (saved[0], saved[1]);
+            int k = (int)weight.shape[2];
+            using var scope = NewDisposeScope();
+            var g = gradOutput.contiguous();                               // [N,H,W,C]
+            var gradInput = Convolve(g, weight.flip(2, 3), null).contiguous();
+            var gradWeight = DepthwiseWeightGrad.Compute(input, g, k);     // [C,1,k,k]
+            var gradBias = g.view(-1, g.shape[3]).sum(dim: 0);              // [C]
+            foreach (var t in saved) t.Dispose();
+            foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();
+            scope.MoveToOuter(gradInput, gradWeight, gradBias);
+            return [gradInput, gradWeight, gradBias];
+        }
+    }
+}
