@@ -98,6 +98,32 @@ public class ChannelsLastStagesTests(ITestOutputHelper output)
         Assert.True(checks.All(ch => ch.Ok), string.Join("\n", checks.Where(ch => !ch.Ok).Select(ch => ch.Line)));
     }
 
+    [Fact]
+    public void Written_out_depthwise_backward_runs_a_bf16_model_in_float32_sums()
+    {
+        using var _ = NewDisposeScope();
+        manual_seed(4);
+        var conv = nn.Conv2d(20, 20, 5, padding: 2, groups: 20);
+        var x = randn(2, 9, 9, 20);
+        var grad = randn(2, 9, 9, 20);
+        var half = nn.Conv2d(20, 20, 5, padding: 2, groups: 20);
+        half.load_state_dict(conv.state_dict());
+        half.to(bfloat16);
+
+        var xb = x.to(bfloat16).requires_grad_(true);
+        autograd.backward([ChannelsLastDepthwise.Apply(half, xb)], [grad.to(bfloat16)]);
+        var xf = x.permute(0, 3, 1, 2).detach().requires_grad_(true);                              // float32 reference
+        autograd.backward([conv.call(xf)], [grad.permute(0, 3, 1, 2)]);
+        Assert.Equal(ScalarType.BFloat16, half.weight!.grad!.dtype);
+        var checks = new[]
+        {
+            Compare.Close("input grad", xb.grad!.to(float32), xf.grad!.permute(0, 2, 3, 1), 2e-2),
+            Compare.Close("weight grad", half.weight!.grad!.to(float32), conv.weight!.grad!, 2e-2),
+        };
+        foreach (var ch in checks) output.WriteLine((ch.Ok ? "ok   " : "FAIL ") + ch.Line);
+        Assert.True(checks.All(ch => ch.Ok), string.Join("\n", checks.Where(ch => !ch.Ok).Select(ch => ch.Line)));
+    }
+
     [Theory]
     [InlineData(0.3)]
     [InlineData(0.9)]     // most samples dropped

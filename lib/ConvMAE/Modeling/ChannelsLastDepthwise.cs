@@ -6,10 +6,10 @@ namespace ConvMAE.Modeling;
 
 /// <summary>
 /// A CBlock's 5×5 depthwise convolution (stride 1, padding 2) on a channels-last map [N,H,W,C] → [N,H,W,C], with the
-/// backward written out (float32): the input gradient is the convolution of the output gradient with the flipped
+/// backward written out: the input gradient is the convolution of the output gradient with the flipped
 /// kernel (libtorch's depthwise forward, which is fast), the weight gradient is <see cref="DepthwiseWeightGrad"/>, the
 /// bias gradient the output gradient summed over positions. libtorch's own backward was the slowest part of a dense
-/// stage-1 block here. Other dtypes (bf16 mixed precision) and calls without gradients use libtorch's convolution as is.
+/// stage-1 block here. Calls without gradients (and other devices) use libtorch's convolution as is.
 /// </summary>
 public static class ChannelsLastDepthwise
 {
@@ -20,7 +20,7 @@ public static class ChannelsLastDepthwise
         var w = conv.weight!;
         var b = conv.bias ?? zeros(w.shape[0], dtype: x.dtype, device: x.device);
         bool needsGrad = is_grad_enabled() && (x.requires_grad || w.requires_grad || b.requires_grad);
-        if (!needsGrad || x.dtype != ScalarType.Float32 || x.device.type != DeviceType.CPU)
+        if (!needsGrad || x.device.type != DeviceType.CPU)
         {
             using var scope = NewDisposeScope();
             return Convolve(x, w, b).MoveToOuterDisposeScope();
@@ -62,7 +62,8 @@ public static class ChannelsLastDepthwise
             using var scope = NewDisposeScope();
             var g = gradOutput.contiguous();                               // [N,H,W,C]
             var gradInput = Convolve(g, weight.flip(2, 3), null).contiguous();
-            var gradWeight = DepthwiseWeightGrad.Compute(input, g, k);     // [C,1,k,k]
+            // The loop is float32: a bf16 model's maps are cast (and its sums accumulate in float32).
+            var gradWeight = DepthwiseWeightGrad.Compute(input.to(float32), g.to(float32), k).to(weight.dtype);   // [C,1,k,k]
             var gradBias = g.view(-1, g.shape[3]).sum(dim: 0);              // [C]
             foreach (var t in saved) t.Dispose();
             foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();

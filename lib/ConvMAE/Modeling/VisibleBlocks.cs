@@ -92,28 +92,6 @@ public sealed class VisibleBlocks : IDisposable
         return Take(tiles).view(n, Kept, s, s, c);
     }
 
-    /// <summary>
-    /// For each of the k×k taps and every visible position of a stage with s×s blocks, the row of the zero-padded
-    /// channels-last map [N,(g·s+k−1)²,C] that the tap reads there: [k·k, N·Lk·s·s], ordered (dy, dx) × (block, i, j).
-    /// </summary>
-    internal Tensor TapRows(long s, long k)
-    {
-        var key = (s, k);
-        if (tapRows.TryGetValue(key, out var cached)) return cached;
-        using var scope = NewDisposeScope();
-        var dev = sample.device;
-        long side = Grid * s + k - 1;
-        var r = arange(s, dtype: int64, device: dev);
-        var t = arange(k, dtype: int64, device: dev);
-        var y = t.view(-1, 1, 1, 1, 1) + (row * s).view(1, 1, -1, 1, 1) + r.view(1, 1, 1, -1, 1);   // [k,1,B,s,1]
-        var x = t.view(1, -1, 1, 1, 1) + (col * s).view(1, 1, -1, 1, 1) + r.view(1, 1, 1, 1, -1);   // [1,k,B,1,s]
-        var rows = (sample.view(1, 1, -1, 1, 1) * side * side + y * side + x).reshape(k * k, -1);   // [k·k, B·s·s]
-        tapRows[key] = rows.DetachFromDisposeScope();   // owned by this object (Dispose), shared by the stage's blocks
-        return tapRows[key];
-    }
-
-    private readonly Dictionary<(long, long), Tensor> tapRows = [];
-
     /// <summary>[N,g,g,...] → [N·Lk,...]: the kept tokens' entries, in ids_keep order.</summary>
     private Tensor Take(Tensor tiles) => tiles.index(Index(sample), Index(row), Index(col));
 
@@ -145,7 +123,5 @@ public sealed class VisibleBlocks : IDisposable
     public void Dispose()
     {
         sample.Dispose(); row.Dispose(); col.Dispose();
-        foreach (var t in tapRows.Values) t.Dispose();
-        tapRows.Clear();
     }
 }
