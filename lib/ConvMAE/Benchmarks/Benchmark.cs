@@ -28,7 +28,7 @@ public sealed record BenchArgs
     public bool SparseStages { get; init; } = true;
     [JsonPropertyName("channels_last_stages"), Description("finetune, infer: the classifier's stages 1-2 on channels-last maps (--no_channels_last_stages: the official NCHW form)")]
     public bool ChannelsLastStages { get; init; } = true;
-    [JsonPropertyName("profile"), Description("pretrain: also time each part of the model, forward and backward, and the optimizer step, each on its own (PretrainProfile)")]
+    [JsonPropertyName("profile"), Description("pretrain, finetune: also time each part of the model, forward and backward, and the optimizer step, each on its own (PretrainProfile, FinetuneProfile)")]
     public bool Profile { get; init; }
     [JsonPropertyName("data_path"), Description("data: an ImageNet-layout folder (train/ is read) or a folder of class folders")]
     public string DataPath { get; init; } = "data/demo";
@@ -80,7 +80,7 @@ public sealed record BenchResult
     [JsonPropertyName("peak_rss_pretrain_mb")] public double? PeakRssPretrainMb { get; init; }
     [JsonPropertyName("peak_rss_finetune_mb")] public double? PeakRssFinetuneMb { get; init; }
     [JsonPropertyName("peak_rss_infer_mb")] public double? PeakRssInferMb { get; init; }
-    /// <summary>pretrain --profile: each part's forward and backward on its own, in model order.</summary>
+    /// <summary>pretrain/finetune --profile: each part's forward and backward on its own, in model order.</summary>
     [JsonPropertyName("profile")] public IReadOnlyList<PartTime>? Profile { get; init; }
 }
 
@@ -169,14 +169,21 @@ public static class Benchmark
         manual_seed(a.Seed);
         using var model = new ConvViT(config);
         using var optimizer = new AdamW(ParamGroups.LayerDecay(model.named_parameters(), 0.05, 0.75, config.Depth[2]), 1e-3);
+        ConvViT? compute = null;
         var task = MixedPrecision<HostBatch>.Apply(a.Dtype, model,
-            m => new ClassificationTask("finetune", (ConvViT)m, (logits, y) => Losses.LabelSmoothingCrossEntropy(logits, y, 0.1)),
+            m => new ClassificationTask("finetune", compute = (ConvViT)m, (logits, y) => Losses.LabelSmoothingCrossEntropy(logits, y, 0.1)),
             () => new ConvViT(config));
         try
         {
             var batch = SyntheticBatch(a, config.NumClasses);
             var times = TimeSteps(a, progress, "train", () => Step(task, optimizer, batch));
-            return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops * ModelSummary.TrainingFlopsFactor);
+            IReadOnlyList<PartTime>? profile = null;
+            if (a.Profile)
+                using (NewDisposeScope())
+                    profile = [.. FinetuneProfile.Run(compute!, Batch.FromHost(batch).Images, a.Steps, progress),
+                               PretrainProfile.Optimizer(optimizer, a, progress)];
+            return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops * ModelSummary.TrainingFlopsFactor)
+                   with { Profile = profile };
         }
         finally { (task as IDisposable)?.Dispose(); }
     }

@@ -24,9 +24,7 @@ public static class PretrainProfile
 {
     public static IReadOnlyList<PartTime> Run(MaskedAutoencoderConvViT model, Tensor images, int repetitions = 3, Action<string>? progress = null)
     {
-        if (repetitions < 1) throw new ArgumentException("repetitions must be at least 1");
         var c = model.Config;
-        var rows = new List<PartTime>();
         using var scope = NewDisposeScope();
         images = images.to(model.ComputeDtype);
         long n = images.shape[0];
@@ -34,32 +32,8 @@ public static class PretrainProfile
         long lk = plan.NumKept;
         int e2 = c.EmbedDim[2], g = c.GridSize;
 
-        // Runs f on a leaf copy of input, repetitions + 1 times (the first untimed); returns f's last output, detached.
-        Tensor Part(string name, Tensor input, Func<Tensor, Tensor> f)
-        {
-            var fwd = new List<double>(); var bwd = new List<double>();
-            Tensor? last = null;
-            for (int rep = 0; rep <= repetitions; rep++)
-            {
-                using var guard = NativeCallGuard.Enter();   // no collection while libtorch holds temporary Scalars
-                using var inner = NewDisposeScope();
-                var x = input.detach().requires_grad_(!ReferenceEquals(input, images));   // images need no gradient, as in the step
-                var clock = Stopwatch.StartNew();
-                var y = f(x);
-                double tf = clock.Elapsed.TotalMilliseconds;
-                var grad = randn_like(y);
-                clock.Restart();
-                autograd.backward([y], [grad]);
-                double tb = clock.Elapsed.TotalMilliseconds;
-                if (rep > 0) { fwd.Add(tf); bwd.Add(tb); }
-                model.zero_grad();
-                if (rep == repetitions) last = y.detach().MoveToOuterDisposeScope();
-            }
-            var part = new PartTime(name, Math.Round(StepTimes.Of(fwd).Median, 1), Math.Round(StepTimes.Of(bwd).Median, 1));
-            rows.Add(part);
-            progress?.Invoke($"profile {name}: forward {part.FwdMs:F0} ms, backward {part.BwdMs:F0} ms");
-            return last!;
-        }
+        var profiler = new PartProfiler(model, images, repetitions, progress);
+        Tensor Part(string name, Tensor input, Func<Tensor, Tensor> f) => profiler.Time(name, input, f);
 
         Tensor x;
         if (model.UsesSparseStages)
@@ -94,7 +68,7 @@ public static class PretrainProfile
         using var target = randn(n, c.NumPatches, c.PatchDim, dtype: model.ComputeDtype);
         Part("decoder,loss", x,
              t => (model.ForwardDecoder(t, plan.IdsRestore) - target).square().mean().reshape(1));
-        return rows;
+        return profiler.Rows;
     }
 
     /// <summary>The optimizer step on its own (forward column; backward 0): the median of --steps runs after one

@@ -65,12 +65,13 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     public Tensor ForwardFeatures(Tensor imgs)
     {
         using var scope = NewDisposeScope();
-        var x = ForwardTokens(imgs);                             // [N,L,E2]
-        Tensor outcome = Config.GlobalPool
-            ? FcNorm!.call(x.mean([1]))                           // mean over tokens, then LN
-            : Norm!.call(x)[.., 0];                               // QUIRK: the first PATCH token (there is no cls token)
-        return outcome.MoveToOuterDisposeScope();
+        return Pool(ForwardTokens(imgs)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Stage-3 tokens [N,L,E2] → pooled features [N,E2]: fc_norm of the token mean (global_pool) or norm of token 0.</summary>
+    public Tensor Pool(Tensor tokens) => Config.GlobalPool
+        ? FcNorm!.call(tokens.mean([1]))                          // mean over tokens, then LN
+        : Norm!.call(tokens)[.., 0];                              // QUIRK: the first PATCH token (there is no cls token)
 
     /// <summary>Stage-3 tokens after blocks3, before the final norm/pooling: [N,L,E2].</summary>
     public Tensor ForwardTokens(Tensor imgs)

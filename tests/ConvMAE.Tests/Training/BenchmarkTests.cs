@@ -43,6 +43,22 @@ public class BenchmarkTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Finetune_profile_lists_every_part_in_model_order_in_both_forms(bool channelsLast)
+    {
+        string[] args = ["finetune", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "4", "--steps", "1",
+                         "--warmup", "0", "--threads", "1", "--profile"];
+        var j = Bench(channelsLast ? args : [.. args, "--no_channels_last_stages"]);
+        string[] expected = ["patch_embed1", "blocks1.0", "patch_embed2", "blocks2.0", "patch_embed3,patch_embed4", "blocks3",
+                             "pool,head,loss", "optimizer"];
+        var parts = j.GetProperty("profile").EnumerateArray().ToList();
+        Assert.Equal(expected, parts.Select(p => p.GetProperty("part").GetString()!));
+        Assert.All(parts.SkipLast(1), p => Assert.True(p.GetProperty("fwd_ms").GetDouble() > 0 && p.GetProperty("bwd_ms").GetDouble() > 0));
+        Assert.Equal(0, parts[^1].GetProperty("bwd_ms").GetDouble());
+    }
+
+    [Theory]
     [InlineData("fp32")]
     [InlineData("bf16")]
     public void Pretrain_bench_reports_consistent_times_flops_and_memory(string dtype)
