@@ -35,6 +35,21 @@ public static class ChannelsLastDepthwise
         return nn.functional.conv2d(x.permute(0, 3, 1, 2), weight, bias, padding: [pad, pad], groups: c).permute(0, 2, 3, 1);
     }
 
+    /// <summary>
+    /// The input and weight gradients of the convolution of <paramref name="input"/> [N,H,W,C] (contiguous) given the
+    /// output gradient <paramref name="grad"/> [N,H,W,C] (contiguous): the flipped kernel on the gradient (libtorch's
+    /// forward), and <see cref="DepthwiseWeightGrad"/>, whose loop is float32 (a bf16 model's maps are cast and its sums
+    /// accumulate in float32). Shared with the sparse form's <see cref="VisibleDepthwise"/>, which calls it on its
+    /// zero-filled maps.
+    /// </summary>
+    internal static (Tensor Input, Tensor Weight) Gradients(Tensor input, Tensor weight, Tensor grad)
+    {
+        int k = (int)weight.shape[2];
+        var gradInput = Convolve(grad, weight.flip(2, 3), null).contiguous();                         // [N,H,W,C]
+        var gradWeight = DepthwiseWeightGrad.Compute(input.to(float32), grad.to(float32), k).to(weight.dtype);   // [C,1,k,k]
+        return (gradInput, gradWeight);
+    }
+
     sealed class Function : autograd.SingleTensorFunction<Function>
     {
         public override string Name => nameof(ChannelsLastDepthwise);
@@ -58,12 +73,9 @@ public static class ChannelsLastDepthwise
         {
             var saved = ctx.get_saved_variables();
             var (input, weight) = (saved[0], saved[1]);
-            int k = (int)weight.shape[2];
             using var scope = NewDisposeScope();
             var g = gradOutput.contiguous();                               // [N,H,W,C]
-            var gradInput = Convolve(g, weight.flip(2, 3), null).contiguous();
-            // The loop is float32: a bf16 model's maps are cast (and its sums accumulate in float32).
-            var gradWeight = DepthwiseWeightGrad.Compute(input.to(float32), g.to(float32), k).to(weight.dtype);   // [C,1,k,k]
+            var (gradInput, gradWeight) = Gradients(input, weight, g);
             var gradBias = g.view(-1, g.shape[3]).sum(dim: 0);              // [C]
             foreach (var t in saved) t.Dispose();
             foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();

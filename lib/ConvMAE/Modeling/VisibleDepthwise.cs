@@ -28,11 +28,10 @@ internal sealed class VisibleDepthwise : torch.autograd.SingleTensorFunction<Vis
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
         var (blocks, weight, bias, visible) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (VisibleBlocks)vars[3]);
-        long s = blocks.shape[2], c = blocks.shape[4], k = weight.shape[2];
+        long s = blocks.shape[2];
         using var scope = NewDisposeScope();
         var map = visible.Canvas(blocks);                                                           // [N,H,W,C]
-        var y = nn.functional.conv2d(map.permute(0, 3, 1, 2), weight, bias, padding: [k / 2, k / 2], groups: c);
-        var output = visible.Blocks(y.permute(0, 2, 3, 1), s);                                     // [N,Lk,s,s,C]
+        var output = visible.Blocks(ChannelsLastDepthwise.Convolve(map, weight, bias), s);          // [N,Lk,s,s,C]
         // TorchSharp turns the tensors given to save_for_backward into saved variables only after forward returns, so
         // they leave every dispose scope here (the index tensors as copies: their VisibleBlocks is disposed after the
         // encoder's forward) and the backward disposes them. Nothing is saved when no gradient can flow (evaluation).
@@ -54,15 +53,14 @@ internal sealed class VisibleDepthwise : torch.autograd.SingleTensorFunction<Vis
         var saved = ctx.get_saved_variables();
         var (map, weight) = (saved[0], saved[1]);
         var visible = new VisibleBlocks(saved[2], saved[3], saved[4], (int)ctx.get_data("grid"), (long)ctx.get_data("batch"));
-        long c = map.shape[3], s = gradOutput.shape[2], k = weight.shape[2], pad = k / 2;
+        long c = map.shape[3], s = gradOutput.shape[2];
         using var scope = NewDisposeScope();
         var g = gradOutput.contiguous();                                                            // [N,Lk,s,s,C]
-        // d input: correlate the zero-filled output gradient with the flipped kernel; keep the visible blocks.
+        // The dense form's gradients on the zero-filled maps (ChannelsLastDepthwise.Gradients): masked output gradients
+        // are zero, so they add nothing to the weight gradient; the input gradient is read at the visible blocks only.
         var gMap = visible.Canvas(g);                                                               // [N,H,W,C]
-        var gIn = nn.functional.conv2d(gMap.permute(0, 3, 1, 2), weight.flip(2, 3), padding: [pad, pad], groups: c);
-        var gradBlocks = visible.Blocks(gIn.permute(0, 2, 3, 1), s);
-        // d weight: for each tap, Σ_p grad[p,c] · input[p + tap, c]; the loop is float32 (a bf16 model's maps are cast).
-        var gradWeight = DepthwiseWeightGrad.Compute(map.to(float32), gMap.to(float32), (int)k).to(weight.dtype);   // [C,1,k,k]
+        var (gIn, gradWeight) = ChannelsLastDepthwise.Gradients(map, weight, gMap);
+        var gradBlocks = visible.Blocks(gIn, s);
         var gradBias = g.view(-1, c).sum(dim: 0);                                                        // [C]
         foreach (var t in saved) t.Dispose();
         foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();
