@@ -77,39 +77,40 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     public Tensor ForwardTokens(Tensor imgs)
     {
         CheckImages(imgs);
-        if (Config.ChannelsLastStages) return ForwardTokensChannelsLast(imgs);
         using var scope = NewDisposeScope();
-        var x = PatchEmbed1.call(ToCompute(imgs));               // [N,E0,4g,4g]
-        x = posDrop.call(x);                                     // QUIRK: pos_drop right after patch_embed1
-        x = RunConvStage(Blocks1, x, null);
-        x = PatchEmbed2.call(x);                                 // [N,E1,2g,2g]
-        x = RunConvStage(Blocks2, x, null);
-        x = PatchEmbed3.call(x);                                 // [N,E2,g,g]
-        x = PatchEmbed4.call(ToTokens(x));                       // [N,L,E2], Linear applied (models_convvit.py:40)
-        x = x + PosEmbed;
-        x = RunBlocks(Blocks3, x);
+        var x = imgs;
+        foreach (var (_, part) in TokenParts()) x = part(x);
         return x.MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// <see cref="ForwardTokens"/> with stages 1-2 on channels-last maps (<see cref="ConvViTConfig.ChannelsLastStages"/>).
-    /// The image is one block of <see cref="PatchEmbed.ForwardBlocks"/> ([N,1,S,S,3]), so every embedding is a matrix
-    /// product on the map as it is; the stage maps stay [N,h,w,C] from patch_embed1 to patch_embed3.
+    /// <see cref="ForwardTokens"/> as named parts in order, images [N,3,S,S] in, tokens [N,L,E2] out: what the forward
+    /// runs and what <c>bench finetune --profile</c> times one by one. Official NCHW form: the official modules. With
+    /// <see cref="ConvViTConfig.ChannelsLastStages"/> the stage maps stay channels-last [N,h,w,C] from patch_embed1 to
+    /// patch_embed3: the image is one block of <see cref="PatchEmbed.ForwardBlocks"/> ([N,1,S,S,3]), so every embedding
+    /// is a matrix product on the map as it is.
     /// </summary>
-    private Tensor ForwardTokensChannelsLast(Tensor imgs)
+    internal IReadOnlyList<(string Name, Func<Tensor, Tensor> Forward)> TokenParts()
     {
-        using var scope = NewDisposeScope();
-        long n = imgs.shape[0];
-        var x = PatchEmbed1.ForwardBlocks(ToCompute(imgs).permute(0, 2, 3, 1).unsqueeze(1).contiguous());   // [N,1,4g,4g,E0]
-        x = posDrop.call(x).squeeze(1);                                                                    // QUIRK: pos_drop here, as official
-        foreach (var blk in Blocks1) x = blk.ForwardChannelsLast(x);                                       // [N,4g,4g,E0]
-        x = PatchEmbed2.ForwardBlocks(x.unsqueeze(1)).squeeze(1);                                          // [N,2g,2g,E1]
-        foreach (var blk in Blocks2) x = blk.ForwardChannelsLast(x);
-        x = PatchEmbed3.ForwardBlocks(x.unsqueeze(1));                                                     // [N,1,g,g,E2]
-        x = PatchEmbed4.call(x.reshape(n, -1, x.shape[4]));                                                // [N,L,E2], token l = row·g + col
-        x = RunBlocks(Blocks3, x + PosEmbed);
-        return x.MoveToOuterDisposeScope();
+        bool cl = Config.ChannelsLastStages;
+        var parts = new List<(string, Func<Tensor, Tensor>)>
+        {
+            // QUIRK: pos_drop right after patch_embed1, as official.
+            ("patch_embed1", cl ? t => posDrop.call(PatchEmbed1.ForwardBlocks(ToCompute(t).permute(0, 2, 3, 1).unsqueeze(1).contiguous())).squeeze(1)   // [N,4g,4g,E0]
+                                : t => posDrop.call(PatchEmbed1.call(ToCompute(t)))),                                                                   // [N,E0,4g,4g]
+        };
+        for (int i = 0; i < Blocks1.Count; i++) parts.Add(($"blocks1.{i}", ConvStagePart(Blocks1[i], cl)));
+        parts.Add(("patch_embed2", cl ? t => PatchEmbed2.ForwardBlocks(t.unsqueeze(1)).squeeze(1) : t => PatchEmbed2.call(t)));
+        for (int i = 0; i < Blocks2.Count; i++) parts.Add(($"blocks2.{i}", ConvStagePart(Blocks2[i], cl)));
+        parts.Add(("patch_embed3,patch_embed4", cl
+            ? t => { var e = PatchEmbed3.ForwardBlocks(t.unsqueeze(1)); return PatchEmbed4.call(e.reshape(e.shape[0], -1, e.shape[4])) + PosEmbed; }   // token l = row·g + col
+            : t => PatchEmbed4.call(ToTokens(PatchEmbed3.call(t))) + PosEmbed));                                                                         // [N,L,E2], Linear applied (models_convvit.py:40)
+        parts.Add(("blocks3", t => RunBlocks(Blocks3, t)));
+        return parts;
     }
+
+    static Func<Tensor, Tensor> ConvStagePart(CBlock block, bool channelsLast) =>
+        channelsLast ? block.ForwardChannelsLast : t => block.call(t, null);
 
     /// <summary>
     /// Linear probing as the official main_linprobe: the head's weight is re-drawn with trunc_normal(std 0.01), then
