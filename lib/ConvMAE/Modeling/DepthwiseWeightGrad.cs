@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace ConvMAE.Modeling;
@@ -15,9 +15,6 @@ namespace ConvMAE.Modeling;
 /// </summary>
 internal static class DepthwiseWeightGrad
 {
-    [DllImport("LibTorchSharp")] static extern IntPtr THSStorage_data_ptr(IntPtr tensor);
-    [DllImport("LibTorchSharp")] static extern long THSTensor_storage_offset(IntPtr tensor);
-
     /// <param name="input">[N,H,W,C] float32, contiguous: the convolution's input.</param>
     /// <param name="grad">[N,H,W,C] float32, contiguous: the gradient of its output.</param>
     /// <returns>[C,1,k,k], the layout of the convolution's weight.</returns>
@@ -30,7 +27,7 @@ internal static class DepthwiseWeightGrad
         int n = (int)input.shape[0], h = (int)input.shape[1], w = (int)input.shape[2], c = (int)input.shape[3];
         int rows = n * h, parts = Math.Max(1, Math.Min(get_num_threads(), rows));
         var partial = new float[parts][];
-        IntPtr xp = Pointer(input), gp = Pointer(grad);
+        IntPtr xp = TensorMemory.DataPointer(input), gp = TensorMemory.DataPointer(grad);
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
         {
             var acc = new float[k * k * c];
@@ -45,9 +42,8 @@ internal static class DepthwiseWeightGrad
         return taps.t().contiguous().view(c, 1, k, k);
     }
 
-    static IntPtr Pointer(Tensor t) => THSStorage_data_ptr(t.Handle) + (nint)(THSTensor_storage_offset(t.Handle) * t.ElementSize);
-
     /// <summary>Adds the taps' sums over output rows [rowStart, rowEnd) (row = n·H + y) to acc [k·k, C].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimised from the first call, not after tiering
     static unsafe void Accumulate(IntPtr inputPtr, IntPtr gradPtr, float[] acc, int rowStart, int rowEnd, int h, int w, int c, int k)
     {
         float* x = (float*)inputPtr, g = (float*)gradPtr;

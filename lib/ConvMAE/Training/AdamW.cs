@@ -31,6 +31,14 @@ public sealed class AdamW : IOptimizer
         (LearningRate, this.beta1, this.beta2, this.eps) = (lr, beta1, beta2, eps);
     }
 
+    /// <summary>
+    /// true (the default): each parameter's update is one pass of <see cref="AdamWKernel"/> where the parameter, its
+    /// gradient and moments are dense float32 CPU tensors. false, or any other tensor: the same update as libtorch
+    /// operations, one per term of the formula (the reference form; the two differ only through the square root's
+    /// last bit, see <see cref="AdamWKernel"/>).
+    /// </summary>
+    public bool Fused { get; init; } = true;
+
     public IReadOnlyList<ParamGroup> Groups => groups;
     public IEnumerable<Parameter> Parameters => flat.Select(f => f.P);
     public void SetLearningRate(double lr) => LearningRate = lr;
@@ -51,12 +59,21 @@ public sealed class AdamW : IOptimizer
                 expAvgSq[i] = zeros_like(p).DetachFromDisposeScope();
             }
             steps[i]++;
-            if (wd != 0) p.mul_(1 - lr * wd);
-            expAvg[i]!.mul_(beta1).add_(g, alpha: 1 - beta1);
-            expAvgSq[i]!.mul_(beta2).addcmul_(g, g, value: 1 - beta2);
             double bc1 = 1 - Math.Pow(beta1, steps[i]), bc2 = 1 - Math.Pow(beta2, steps[i]);
-            var denom = expAvgSq[i]!.sqrt().div_(Math.Sqrt(bc2)).add_(eps);
-            p.addcdiv_(expAvg[i]!, denom, value: -lr / bc1);
+            Tensor m = expAvg[i]!, v = expAvgSq[i]!;
+            if (Fused && TensorMemory.IsDenseFloat32(p) && TensorMemory.IsDenseFloat32(g)
+                && TensorMemory.IsDenseFloat32(m) && TensorMemory.IsDenseFloat32(v))
+            {
+                AdamWKernel.Step(p, g, m, v, new AdamWKernel.Coefficients(
+                    wd != 0, (float)(1 - lr * wd), (float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2),
+                    (float)Math.Sqrt(bc2), (float)eps, (float)(-lr / bc1)));
+                continue;
+            }
+            if (wd != 0) p.mul_(1 - lr * wd);
+            m.mul_(beta1).add_(g, alpha: 1 - beta1);
+            v.mul_(beta2).addcmul_(g, g, value: 1 - beta2);
+            var denom = v.sqrt().div_(Math.Sqrt(bc2)).add_(eps);
+            p.addcdiv_(m, denom, value: -lr / bc1);
         }
     }
 
