@@ -15,15 +15,15 @@ namespace ConvMAE.Modeling;
 /// </summary>
 internal static class DepthwiseWeightGrad
 {
-    /// <param name="input">[N,H,W,C] float32, contiguous: the convolution's input.</param>
-    /// <param name="grad">[N,H,W,C] float32, contiguous: the gradient of its output.</param>
+    /// <param name="input">[N,H,W,C] float32, contiguous, on the CPU: the convolution's input.</param>
+    /// <param name="grad">[N,H,W,C] float32, contiguous, on the CPU: the gradient of its output.</param>
     /// <returns>[C,1,k,k], the layout of the convolution's weight.</returns>
     public static Tensor Compute(Tensor input, Tensor grad, int k)
     {
-        if (input.dtype != ScalarType.Float32 || grad.dtype != ScalarType.Float32)
-            throw new ArgumentException($"DepthwiseWeightGrad: float32 only (got {input.dtype}, {grad.dtype})");
-        if (!input.is_contiguous() || !grad.is_contiguous() || !input.shape.SequenceEqual(grad.shape) || input.dim() != 4)
-            throw new ArgumentException($"DepthwiseWeightGrad: expected two contiguous [N,H,W,C] maps of one shape, got [{string.Join(",", input.shape)}] and [{string.Join(",", grad.shape)}]");
+        if (!TensorMemory.IsDenseFloat32(input) || !TensorMemory.IsDenseFloat32(grad))
+            throw new ArgumentException($"DepthwiseWeightGrad: float32 contiguous CPU maps only (got {input.dtype} on {input.device}, {grad.dtype} on {grad.device}; contiguous: {input.is_contiguous()}, {grad.is_contiguous()})");
+        if (!input.shape.SequenceEqual(grad.shape) || input.dim() != 4)
+            throw new ArgumentException($"DepthwiseWeightGrad: expected two [N,H,W,C] maps of one shape, got [{string.Join(",", input.shape)}] and [{string.Join(",", grad.shape)}]");
         int n = (int)input.shape[0], h = (int)input.shape[1], w = (int)input.shape[2], c = (int)input.shape[3];
         int rows = n * h, parts = Math.Max(1, Math.Min(get_num_threads(), rows));
         var partial = new float[parts][];

@@ -65,7 +65,7 @@ public sealed class AdamW : IOptimizer
                 && TensorMemory.IsDenseFloat32(m) && TensorMemory.IsDenseFloat32(v))
             {
                 AdamWKernel.Step(p, g, m, v, new AdamWKernel.Coefficients(
-                    wd != 0, (float)(1 - lr * wd), (float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2),
+                    (float)(1 - lr * wd), (float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2),
                     (float)Math.Sqrt(bc2), (float)eps, (float)(-lr / bc1)));
                 continue;
             }

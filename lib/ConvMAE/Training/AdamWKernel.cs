@@ -19,9 +19,12 @@ namespace ConvMAE.Training;
 /// </summary>
 internal static class AdamWKernel
 {
-    /// <summary>The step's scalars, each rounded to float32 as libtorch rounds a Scalar for a float32 tensor.</summary>
+    /// <summary>
+    /// The step's scalars, each rounded to float32 as libtorch rounds a Scalar for a float32 tensor. Decay is 1 − lr·wd,
+    /// so 1 without weight decay, where multiplying by it leaves every float as it is (the reference form skips it).
+    /// </summary>
     public readonly record struct Coefficients(
-        bool Decays, float Decay, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2,
+        float Decay, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2,
         float SqrtBiasCorrection2, float Eps, float NegativeStepSize);
 
     /// <summary>Below this many elements the update runs on the calling thread (splitting costs more than it saves).</summary>
@@ -58,7 +61,7 @@ internal static class AdamWKernel
         for (; i + Vector256<float>.Count <= end; i += Vector256<float>.Count)
         {
             var pv = Vector256.Load(p + i);
-            if (c.Decays) pv *= decay;                                                  // p.mul_(1 − lr·wd)
+            pv *= decay;                                                                // p.mul_(1 − lr·wd)
             var gv = Vector256.Load(g + i);
             var mv = Vector256.FusedMultiplyAdd(gv, oneMinusBeta1, Vector256.Load(m + i) * beta1);   // m.mul_(β1).add_(g, 1 − β1)
             var vv = Vector256.FusedMultiplyAdd(oneMinusBeta2 * gv, gv, Vector256.Load(v + i) * beta2);   // v.mul_(β2).addcmul_(g, g, 1 − β2)
@@ -68,8 +71,7 @@ internal static class AdamWKernel
         }
         for (; i < end; i++)
         {
-            float pv = p[i];
-            if (c.Decays) pv *= c.Decay;
+            float pv = p[i] * c.Decay;
             float gv = g[i];
             float mv = MathF.FusedMultiplyAdd(gv, c.OneMinusBeta1, m[i] * c.Beta1);
             float vv = MathF.FusedMultiplyAdd(c.OneMinusBeta2 * gv, gv, v[i] * c.Beta2);
