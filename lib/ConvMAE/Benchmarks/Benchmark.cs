@@ -26,7 +26,7 @@ public sealed record BenchArgs
     [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
     [JsonPropertyName("sparse_stages"), Description("pretrain: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form)")]
     public bool SparseStages { get; init; } = true;
-    [JsonPropertyName("channels_last_stages"), Description("finetune, infer: the classifier's stages 1-2 on channels-last maps (--no_channels_last_stages: the official NCHW form)")]
+    [JsonPropertyName("channels_last_stages"), Description("finetune, infer, video: stages 1-2 on channels-last maps (--no_channels_last_stages: the official NCHW form; video: NCDHW Conv3d)")]
     public bool ChannelsLastStages { get; init; } = true;
     [JsonPropertyName("profile"), Description("pretrain, finetune: also time each part of the model, forward and backward, and the optimizer step, each on its own (PretrainProfile, FinetuneProfile)")]
     public bool Profile { get; init; }

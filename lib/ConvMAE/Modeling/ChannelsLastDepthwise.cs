@@ -15,10 +15,13 @@ public static class ChannelsLastDepthwise
 {
     /// <param name="conv">The depthwise Conv2d [C,1,k,k] (a CBlock's <c>attn</c>).</param>
     /// <param name="x">[N,H,W,C]</param>
-    public static Tensor Apply(Conv2d conv, Tensor x)
+    public static Tensor Apply(Conv2d conv, Tensor x) => Apply(conv.weight!, conv.bias, x);
+
+    /// <summary>The same with the kernel given as tensors: <paramref name="w"/> [C,1,k,k] (may be a view of a larger
+    /// kernel, as <see cref="Video.ChannelsLastDepthwise3D"/> passes one time tap), <paramref name="bias"/> [C] or null.</summary>
+    public static Tensor Apply(Tensor w, Tensor? bias, Tensor x)
     {
-        var w = conv.weight!;
-        var b = conv.bias ?? zeros(w.shape[0], dtype: x.dtype, device: x.device);
+        var b = bias ?? zeros(w.shape[0], dtype: x.dtype, device: x.device);
         bool needsGrad = is_grad_enabled() && (x.requires_grad || w.requires_grad || b.requires_grad);
         if (!needsGrad || x.device.type != DeviceType.CPU)
         {

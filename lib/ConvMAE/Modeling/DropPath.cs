@@ -40,18 +40,22 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
     /// so its parameters get zero gradients, as in the official form, rather than none (AdamW skips a parameter
     /// without a gradient: no decay, no moment update).
     /// </summary>
-    public Tensor Residual(Tensor x, Func<Tensor, Tensor> branch)
+    public Tensor Residual(Tensor x, Func<Tensor, Tensor> branch) => Residual(x, (t, _) => branch(t));
+
+    /// <summary>The same for a branch with a per-sample side input (a visibility mask): it also gets the indices [K] of
+    /// the samples it computes, to select their rows of that input, or null when it computes every sample.</summary>
+    public Tensor Residual(Tensor x, Func<Tensor, Tensor?, Tensor> branch)
     {
         using var scope = NewDisposeScope();
-        if (!training || P == 0) return (x + branch(x)).MoveToOuterDisposeScope();
+        if (!training || P == 0) return (x + branch(x, null)).MoveToOuterDisposeScope();
         double keep = 1 - P;
         var shape = new long[x.dim()];
         Array.Fill(shape, 1L);
         shape[0] = x.shape[0];
         var r = (rand(shape, dtype: x.dtype, device: x.device) + keep).floor_();   // [N,1,...,1] of 0/1, as forward draws it
         var kept = r.view(-1).nonzero().view(-1);                                   // [K] sample indices
-        if (kept.shape[0] == x.shape[0]) return (x + branch(x) / keep).MoveToOuterDisposeScope();
-        var y = branch(x.index_select(0, kept)) / keep;                              // [K,...]
+        if (kept.shape[0] == x.shape[0]) return (x + branch(x, null) / keep).MoveToOuterDisposeScope();
+        var y = branch(x.index_select(0, kept), kept) / keep;                        // [K,...]
         return x.index_add(0, kept, y, 1).MoveToOuterDisposeScope();
     }
 }

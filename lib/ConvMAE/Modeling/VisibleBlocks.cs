@@ -113,11 +113,16 @@ public sealed class VisibleBlocks : IDisposable
     }
 
     /// <summary>A 1×1 convolution on channels-last blocks: [...,Cin] → [...,Cout] (a Linear with the conv's weights).</summary>
-    public static Tensor Pointwise(Conv2d conv, Tensor x)
+    public static Tensor Pointwise(Conv2d conv, Tensor x) => Pointwise(conv.weight!, conv.bias, x);
+
+    /// <summary>A 1×1×1 convolution (the video CBlock's) on channels-last positions: [...,Cin] → [...,Cout].</summary>
+    public static Tensor Pointwise(Conv3d conv, Tensor x) => Pointwise(conv.weight!, conv.bias, x);
+
+    /// <param name="w">[Cout,Cin,1,...,1]</param>
+    static Tensor Pointwise(Tensor w, Tensor? bias, Tensor x)
     {
-        var w = conv.weight!;
         using var w2 = w.view(w.shape[0], w.shape[1]);
-        return nn.functional.linear(x, w2, conv.bias);
+        return nn.functional.linear(x, w2, bias);
     }
 
     public void Dispose()

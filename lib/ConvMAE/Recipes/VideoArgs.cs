@@ -25,6 +25,8 @@ public abstract record VideoArgs : RunArgs
     public int TubeletSize { get; init; } = 2;
     [JsonPropertyName("dw_kernel_t"), Description("temporal size of the stage-1/2 depthwise kernels: 3 (3×5×5) or 1 (per-frame 5×5)")]
     public int DwKernelT { get; init; } = 3;
+    [JsonPropertyName("channels_last_stages"), Description("run stages 1-2 on channels-last maps (same function, faster; --no_channels_last_stages: the NCDHW Conv3d form)")]
+    public bool ChannelsLastStages { get; init; } = true;
     /// <summary>Kinetics-400 or SSV2, checked, with VideoMAE's spellings accepted.</summary>
     internal string DataSetName => DataSet.ToUpperInvariant() switch
     {

@@ -20,6 +20,7 @@ public static class VideoRecipes
         VideoConvMAEConfig.Preset(a.Model) with
         {
             ImgSize = a.InputSize, NumFrames = a.NumFrames, TubeletSize = a.TubeletSize, DwKernelT = a.DwKernelT,
+            ChannelsLastStages = a.ChannelsLastStages,
         };
 
     public static RunResult Pretrain(VideoPretrainArgs a, RunObserver? obs = null)

@@ -73,6 +73,12 @@ public sealed record VideoConvMAEConfig
     [JsonPropertyName("drop_path_rate")] public double DropPathRate { get; init; } = 0.1;
     /// <summary>VideoMAE's head init: trunc_normal(.02), then weight and bias × init_scale.</summary>
     [JsonPropertyName("init_scale")] public double InitScale { get; init; } = 0.001;
+    /// <summary>
+    /// Kit speed switch (not a paper choice): run stages 1-2 on channels-last maps (<see cref="CBlock3D.ForwardChannelsLast"/>:
+    /// matrix-product 1×1×1 convolutions, the depthwise convolution as 2-D ones with a written-out backward, dropped
+    /// samples not computed). Same parameters and the same function; false = the NCDHW Conv3d form.
+    /// </summary>
+    [JsonPropertyName("channels_last_stages")] public bool ChannelsLastStages { get; init; } = true;
 
     // ---- derived ----
     [JsonIgnore] public int TokenPixels => PatchSize[0] * PatchSize[1] * PatchSize[2];

@@ -61,10 +61,21 @@ public abstract class VideoConvViTBase<TResult> : nn.Module<Tensor, TResult>
         register_module("blocks3", Blocks3);
     }
 
-    protected static Tensor RunConvStage(ModuleList<CBlock3D> blocks, Tensor x, Tensor? visible)
+    /// <summary>A stage of CBlocks: [N,C,T',H,W] → [N,C,T',H,W], visible [N,1,1,H,W] or null; channels last inside
+    /// when <see cref="VideoConvMAEConfig.ChannelsLastStages"/> (one layout copy each way per stage).</summary>
+    protected Tensor RunConvStage(ModuleList<CBlock3D> blocks, Tensor x, Tensor? visible)
     {
-        foreach (var blk in blocks) x = blk.call(x, visible);
-        return x;
+        if (!Config.ChannelsLastStages || blocks.Count == 0)
+        {
+            foreach (var blk in blocks) x = blk.call(x, visible);
+            return x;
+        }
+        using var scope = NewDisposeScope();
+        var xl = x.permute(0, 2, 3, 4, 1);                                                           // [N,T',H,W,C]
+        var vl = visible?.reshape(visible.shape[0], 1, visible.shape[3], visible.shape[4], 1);      // [N,1,H,W,1]
+        foreach (var blk in blocks) xl = blk.ForwardChannelsLast(xl, vl);
+        // Contiguous NCDHW for the Conv3d that follows (its channels-last path is avoided, as in CBlock3D.forward).
+        return xl.permute(0, 4, 1, 2, 3).contiguous().MoveToOuterDisposeScope();
     }
 
     protected static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor>> blocks, Tensor x) => TokenOps.RunBlocks(blocks, x);

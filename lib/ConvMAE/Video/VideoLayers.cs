@@ -61,6 +61,14 @@ public sealed class CMlp3D : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         return drop.call(Fc2.call(drop.call(act.call(Fc1.call(x))))).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The same on channels-last positions [...,C] → [...,C], the 1×1×1 convolutions as matrix products.</summary>
+    public Tensor ForwardChannelsLast(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = drop.call(act.call(VisibleBlocks.Pointwise(Fc1, x)));   // [...,hidden]
+        return drop.call(VisibleBlocks.Pointwise(Fc2, h)).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>
@@ -108,6 +116,27 @@ public sealed class CBlock3D : nn.Module<Tensor, Tensor?, Tensor>
         x = x + DropPath.call(Conv2.call(Attn.call(y)));
         var z = Norm2.call(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3).contiguous();
         x = x + DropPath.call(Mlp.call(z));
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same block on a channels-last map (the kit's default, <see cref="VideoConvMAEConfig.ChannelsLastStages"/>):
+    /// the norms act on the last axis, the 1×1×1 convolutions are matrix products, the depthwise convolution is
+    /// <see cref="ChannelsLastDepthwise3D"/> (written-out backward), and a sample that drop path removes is not computed
+    /// (<see cref="DropPath.Residual"/>, which draws the same masks as <see cref="DropPath.forward"/>).
+    /// </summary>
+    /// <param name="x">[N,T',H,W,dim]</param>
+    /// <param name="visible">[N,1,H,W,1] (1 = visible, broadcast over time and channels) or null.</param>
+    public Tensor ForwardChannelsLast(Tensor x, Tensor? visible)
+    {
+        using var scope = NewDisposeScope();
+        x = DropPath.Residual(x, (t, kept) =>
+        {
+            var y = VisibleBlocks.Pointwise(Conv1, Norm1.call(t));               // [K,T',H,W,dim] (K: the samples computed)
+            if (visible is not null) y = y * (kept is null ? visible : visible.index_select(0, kept));
+            return VisibleBlocks.Pointwise(Conv2, ChannelsLastDepthwise3D.Apply(Attn, y, replicate));
+        });
+        x = DropPath.Residual(x, t => Mlp.ForwardChannelsLast(Norm2.call(t)));
         return x.MoveToOuterDisposeScope();
     }
 }
