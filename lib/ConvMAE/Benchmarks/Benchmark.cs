@@ -24,7 +24,7 @@ public sealed record BenchArgs
     [JsonPropertyName("steps"), Description("timed steps (batches for data)")] public int Steps { get; init; } = 5;
     [JsonPropertyName("warmup"), Description("untimed steps first")] public int Warmup { get; init; } = 2;
     [JsonPropertyName("mask_ratio")] public double MaskRatio { get; init; } = 0.75;
-    [JsonPropertyName("sparse_stages"), Description("pretrain: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form)")]
+    [JsonPropertyName("sparse_stages"), Description("pretrain, video: stages 1-2 on the visible blocks only (--no_sparse_stages: the official dense form; video: every position)")]
     public bool SparseStages { get; init; } = true;
     [JsonPropertyName("channels_last_stages"), Description("finetune, infer, video: stages 1-2 on channels-last maps (--no_channels_last_stages: the official NCHW form; video: NCDHW Conv3d)")]
     public bool ChannelsLastStages { get; init; } = true;

@@ -20,7 +20,7 @@ public static class VideoBench
         var name = a.Model == defaults.Model ? "videoconvmae_base" : a.Model;
         var config = VideoConvMAEConfig.Preset(name);
         if (a.InputSize != defaults.InputSize) config = config with { ImgSize = a.InputSize };
-        config = config with { MaskRatio = a.MaskRatio == defaults.MaskRatio ? 0.9 : a.MaskRatio, ChannelsLastStages = a.ChannelsLastStages };
+        config = config with { MaskRatio = a.MaskRatio == defaults.MaskRatio ? 0.9 : a.MaskRatio, ChannelsLastStages = a.ChannelsLastStages, SparseStages = a.SparseStages };
         config.Validate();
         int batch = a.BatchSize == defaults.BatchSize ? 2 : a.BatchSize;
         const int views = 15;

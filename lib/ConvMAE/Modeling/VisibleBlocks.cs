@@ -102,14 +102,20 @@ public sealed class VisibleBlocks : IDisposable
     /// one matrix product: [N,Lk,s,s,Cin] → [N,Lk,s/k,s/k,Cout]. Each k×k cell's values are flattened in the
     /// (channel, row, column) order of the convolution weight [Cout,Cin,k,k].
     /// </summary>
-    public static Tensor StridedConv(Conv2d conv, Tensor blocks)
+    public static Tensor StridedConv(Conv2d conv, Tensor blocks) => StridedConv(conv.weight!, conv.bias, blocks);
+
+    /// <summary>
+    /// The same for a weight [Cout,Cin',...,k,k] whose flattening per output channel matches the blocks' (channel, row,
+    /// column) order: a Conv2d's [Cout,Cin,k,k], or a video Conv3d's [Cout,Cin,kt,k,k] on blocks whose Cin·kt channels
+    /// are (channel, frame) pairs, channel-major (<see cref="Video.VideoMaskedAutoencoder"/>'s cube embedding).
+    /// </summary>
+    public static Tensor StridedConv(Tensor w, Tensor? bias, Tensor blocks)
     {
         using var scope = NewDisposeScope();
-        var w = conv.weight!;
-        long k = w.shape[2], n = blocks.shape[0], lk = blocks.shape[1], s = blocks.shape[2], cin = blocks.shape[4], o = s / k;
+        long k = w.shape[^1], n = blocks.shape[0], lk = blocks.shape[1], s = blocks.shape[2], cin = blocks.shape[4], o = s / k;
         var cells = blocks.view(n, lk, o, k, o, k, cin).permute(0, 1, 2, 4, 6, 3, 5)            // [N,Lk,o,o,Cin,k,k]
                           .reshape(n, lk, o, o, cin * k * k);
-        return nn.functional.linear(cells, w.view(w.shape[0], -1), conv.bias).MoveToOuterDisposeScope();
+        return nn.functional.linear(cells, w.view(w.shape[0], -1), bias).MoveToOuterDisposeScope();
     }
 
     /// <summary>A 1×1 convolution on channels-last blocks: [...,Cin] → [...,Cout] (a Linear with the conv's weights).</summary>

@@ -55,6 +55,8 @@ public sealed record VideoPretrainArgs : VideoArgs
     public bool NormlizeTarget { get; init; } = true;
     [JsonPropertyName("masked_conv"), Description("ablation: mask the depthwise convolutions (paper: on)")]
     public bool MaskedConv { get; init; } = true;
+    [JsonPropertyName("sparse_stages"), Description("stages 1-2 on the visible tubes only (exact, faster; --no_sparse_stages: every position; off without masked_conv)")]
+    public bool SparseStages { get; init; } = true;
 }
 
 /// <summary>run_class_finetuning.py's flags and defaults (VideoMAE ViT-B on Kinetics-400; SSv2 uses --blr 5e-4 and no flip).</summary>

@@ -30,6 +30,7 @@ public static class VideoRecipes
         var config = (Config(a) with
         {
             MaskRatio = a.MaskRatio, MaskType = a.MaskType, Msd = a.Msd, NormTarget = a.NormlizeTarget, MaskedConv = a.MaskedConv,
+            SparseStages = a.SparseStages,
         }).Validate();
         var loader = VideoData.PretrainLoader(a, obs);
         var train = loader.Source.Data;

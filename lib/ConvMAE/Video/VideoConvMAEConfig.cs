@@ -79,6 +79,12 @@ public sealed record VideoConvMAEConfig
     /// samples not computed). Same parameters and the same function; false = the NCDHW Conv3d form.
     /// </summary>
     [JsonPropertyName("channels_last_stages")] public bool ChannelsLastStages { get; init; } = true;
+    /// <summary>
+    /// Kit speed switch (pretraining): stages 1-2 on the visible tubes only, as the image model's sparse form
+    /// (<see cref="VideoMaskedAutoencoder"/>); exact, since with masked convolution nothing at a masked position reaches a
+    /// visible token. Used when masked_conv is on; false = every position computed.
+    /// </summary>
+    [JsonPropertyName("sparse_stages")] public bool SparseStages { get; init; } = true;
 
     // ---- derived ----
     [JsonIgnore] public int TokenPixels => PatchSize[0] * PatchSize[1] * PatchSize[2];

@@ -37,6 +37,18 @@ public sealed class PatchEmbed3D : nn.Module<Tensor, Tensor>
         y = Norm.call(y.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3);   // channel LN in NDHWC
         return act.call(y).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The same on visible blocks (pretraining's sparse form): [N·T',Lk,s,s,Cin·kt] → [N·T',Lk,s/p,s/p,E], the kernel
+    /// tiling each block exactly. With kt &gt; 1 (the cube embedding) a block's channels are (channel, frame) pairs of
+    /// the slice's kt frames, channel-major, which is the order of the weight [E,Cin,kt,p,p] flattened.
+    /// </summary>
+    public Tensor ForwardBlocks(Tensor blocks)
+    {
+        using var scope = NewDisposeScope();
+        var y = Norm.call(VisibleBlocks.StridedConv(Proj.weight!, Proj.bias, blocks));
+        return act.call(y).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>The CBlock's convolutional MLP in 3-D: 1×1×1 convs fc1 → GELU → drop → fc2 → drop.</summary>
@@ -137,6 +149,27 @@ public sealed class CBlock3D : nn.Module<Tensor, Tensor?, Tensor>
             return VisibleBlocks.Pointwise(Conv2, ChannelsLastDepthwise3D.Apply(Attn, y, replicate));
         });
         x = DropPath.Residual(x, t => Mlp.ForwardChannelsLast(Norm2.call(t)));
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same block on visible blocks only (pretraining's sparse form, see <see cref="VisibleBlocks"/>): x is
+    /// [N·T',Lk,s,s,dim], sample n's slice t at row n·T' + t, each slice holding the same kept blocks (tube masking).
+    /// The depthwise convolution runs on the zero-filled map [N,T',H,W,dim] (masked positions 0, exactly the dense
+    /// form's visible·y, edge-replicated in time the same way) and is read back at the visible blocks.
+    /// </summary>
+    public Tensor ForwardVisible(Tensor x, VisibleBlocks visible, long timeSlices)
+    {
+        // Drop path would draw one mask per row (per slice) here instead of per clip; pretraining has none.
+        if (training && DropPath.P > 0) throw new InvalidOperationException("the sparse video stages do not support drop path (pretraining uses none)");
+        using var scope = NewDisposeScope();
+        long s = x.shape[2], c = x.shape[4];
+        var y = VisibleBlocks.Pointwise(Conv1, Norm1.call(x));                               // [N·T',Lk,s,s,C]
+        var map = visible.Canvas(y);                                                          // [N·T',H,W,C]
+        var conv = ChannelsLastDepthwise3D.Apply(Attn, map.view(-1, timeSlices, map.shape[1], map.shape[2], c), replicate);
+        y = VisibleBlocks.Pointwise(Conv2, visible.Blocks(conv.view(map.shape), s));
+        x = x + y;
+        x = x + Mlp.ForwardChannelsLast(Norm2.call(x));
         return x.MoveToOuterDisposeScope();
     }
 }

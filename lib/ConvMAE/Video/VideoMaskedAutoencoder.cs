@@ -115,6 +115,7 @@ public sealed class VideoMaskedAutoencoder : VideoConvViTBase<VideoPretrainOutpu
     public EncoderParts ForwardEncoderParts(Tensor clips, TubePlan tube)
     {
         CheckClips(clips);
+        if (UsesSparseStages) return ForwardEncoderPartsSparse(clips, tube);
         var c = Config;
         using var scope = NewDisposeScope();
         int g = c.GridSize, e2 = c.EmbedDim[2];
@@ -135,6 +136,43 @@ public sealed class VideoMaskedAutoencoder : VideoConvViTBase<VideoPretrainOutpu
         var idx = tube.Plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2);   // [N,Nv,E2]
         x = RunBlocks(Blocks3, x.gather(1, idx));                 // joint space-time attention over the visible tokens
         var parts = new EncoderParts(x, s1?.gather(1, idx), s2?.gather(1, idx));
+        parts.Stage3.MoveToOuterDisposeScope(); parts.Stage1?.MoveToOuterDisposeScope(); parts.Stage2?.MoveToOuterDisposeScope();
+        return parts;
+    }
+
+    /// <summary>Stages 1-2 on the visible tubes only: sparse_stages with masked convolution (without it masked
+    /// positions do reach visible tokens, so every position must be computed).</summary>
+    public bool UsesSparseStages => Config.SparseStages && Config.MaskedConv;
+
+    /// <summary>
+    /// <see cref="ForwardEncoderParts"/> with stages 1-2 on the visible blocks only (the image model's sparse form,
+    /// <see cref="VisibleBlocks"/>, with every time slice as an image of the batch: tube masking keeps the same spatial
+    /// blocks in each slice). Exact for the same reasons: every part of stages 1-2 but the depthwise convolution is per
+    /// position or tiles the 16×16 blocks, and the depthwise convolution reads zeros at masked positions. Blocks are
+    /// [N·T',Lk,s,s,C], slice t of clip n at row n·T' + t, so the stage-3 tokens come out in ids_keep order
+    /// (time-major, the kept spatial ids in each slice).
+    /// </summary>
+    private EncoderParts ForwardEncoderPartsSparse(Tensor clips, TubePlan tube)
+    {
+        var c = Config;
+        using var scope = NewDisposeScope();
+        int e2 = c.EmbedDim[2], kt = c.TubeletSize;
+        long n = clips.shape[0], t = c.TimeSlices, nv = tube.Plan.IdsKeep.shape[1], lk = nv / t, size = c.ImgSize;
+        var spatialKeep = tube.Plan.IdsKeep[.., ..(int)lk];                                      // [N,Lk]: slice 0's ids are the spatial ids
+        using var visible = new VisibleBlocks(spatialKeep.repeat_interleave(t, dim: 0), c.GridSize);   // rows n·T' + t
+        // Each slice's kt frames as one image of 3·kt channels, channel-major: [N·T',3·kt,S,S].
+        var slices = ToCompute(clips).view(n, c.InChans, t, kt, size, size).permute(0, 2, 1, 3, 4, 5).reshape(n * t, c.InChans * kt, size, size);
+        var x = PatchEmbed1.ForwardBlocks(visible.PixelBlocks(slices));          // [N·T',Lk,4,4,E0]
+        foreach (var blk in Blocks1) x = blk.ForwardVisible(x, visible, t);
+        bool scales = c.MultiScaleFusion || c.Msd;
+        Tensor? s1 = scales ? VisibleBlocks.StridedConv(Stage1OutputDecode.weight!, Stage1OutputDecode.bias, x).view(n, nv, e2) : null;   // [N,Nv,E2]
+        x = PatchEmbed2.ForwardBlocks(x);                                        // [N·T',Lk,2,2,E1]
+        foreach (var blk in Blocks2) x = blk.ForwardVisible(x, visible, t);
+        Tensor? s2 = scales ? VisibleBlocks.StridedConv(Stage2OutputDecode.weight!, Stage2OutputDecode.bias, x).view(n, nv, e2) : null;   // [N,Nv,E2]
+        x = PatchEmbed4.call(PatchEmbed3.ForwardBlocks(x).view(n, nv, e2));      // [N,Nv,E2]
+        var pos = PosEmbed.expand(n, -1, -1).gather(1, tube.Plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2));   // [N,Nv,E2]
+        x = RunBlocks(Blocks3, x + pos.to(x.dtype));
+        var parts = new EncoderParts(x, s1, s2);
         parts.Stage3.MoveToOuterDisposeScope(); parts.Stage1?.MoveToOuterDisposeScope(); parts.Stage2?.MoveToOuterDisposeScope();
         return parts;
     }
