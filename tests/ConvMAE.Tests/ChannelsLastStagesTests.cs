@@ -46,14 +46,7 @@ public class ChannelsLastStagesTests(ITestOutputHelper output)
         {
             ((a - target).square().sum()).backward();
             ((b - target).square().sum()).backward();
-            var theirs = official.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            foreach (var (name, p) in fast.named_parameters())
-            {
-                var q = theirs[name];
-                if (p.grad is null || q.grad is null)
-                    checks.Add(new Check(false, $"{name}: gradient present in channels-last {p.grad is not null}, official {q.grad is not null}"));
-                else checks.Add(Compare.Close("grad." + name, p.grad, q.grad, 1e-4));
-            }
+            checks.AddRange(Compare.Gradients(fast, official, 1e-4));
         }
         foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
         Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ConvMAE.Tests.Support;
@@ -9,6 +10,25 @@ internal sealed record Check(bool Ok, string Line);
 internal static class Compare
 {
     public static string Shape(Tensor t) => "[" + string.Join(",", t.shape) + "]";
+
+    /// <summary>
+    /// Every trainable parameter's gradient in <paramref name="actual"/> against the same-named one in
+    /// <paramref name="expected"/> (<see cref="Close"/>); a gradient missing on either side is a failed check.
+    /// </summary>
+    public static List<Check> Gradients(nn.Module actual, nn.Module expected, double rel)
+    {
+        var theirs = expected.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var checks = new List<Check>();
+        foreach (var (name, p) in actual.named_parameters())
+        {
+            if (!p.requires_grad) continue;
+            var q = theirs[name];
+            checks.Add(p.grad is null || q.grad is null
+                ? new Check(false, $"{name}: gradient present {p.grad is not null}, expected side {q.grad is not null}")
+                : Close("grad." + name, p.grad, q.grad, rel));
+        }
+        return checks;
+    }
 
     /// <summary>max |a - e| ≤ rel·(1 + max |e|).</summary>
     public static Check Close(string name, Tensor actual, Tensor expected, double rel)

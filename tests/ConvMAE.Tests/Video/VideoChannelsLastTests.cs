@@ -118,16 +118,7 @@ public class VideoChannelsLastTests(ITestOutputHelper output)
 
     static List<Check> CompareGradients(nn.Module fast, nn.Module reference)
     {
-        var checks = new List<Check>();
-        var theirs = reference.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var (name, p) in fast.named_parameters())
-        {
-            var q = theirs[name];
-            if (!p.requires_grad) continue;
-            if (p.grad is null || q.grad is null)
-                checks.Add(new Check(false, $"{name}: gradient present in channels-last {p.grad is not null}, NCDHW {q.grad is not null}"));
-            else checks.Add(Compare.Close("grad." + name, p.grad, q.grad, 1e-4));
-        }
+        var checks = Compare.Gradients(fast, reference, 1e-4);
         Assert.True(checks.Count > 10, $"only {checks.Count} gradients compared");
         return checks;
     }

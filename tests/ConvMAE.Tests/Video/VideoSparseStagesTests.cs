@@ -55,18 +55,10 @@ public class VideoSparseStagesTests(ITestOutputHelper output)
         };
         a.Loss.backward();
         b.Loss.backward();
-        var theirs = dense.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        int compared = 0;
-        foreach (var (name, p) in sparse.named_parameters())
-        {
-            if (!p.requires_grad) continue;
-            var q = theirs[name];
-            compared++;
-            if (p.grad is null || q.grad is null) checks.Add(new Check(false, $"{name}: gradient present sparse {p.grad is not null}, dense {q.grad is not null}"));
-            else checks.Add(Compare.Close("grad." + name, p.grad, q.grad, 1e-4));
-        }
+        var gradients = Compare.Gradients(sparse, dense, 1e-4);
+        checks.AddRange(gradients);
         foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(compared > 30, $"only {compared} gradients compared");
+        Assert.True(gradients.Count > 30, $"only {gradients.Count} gradients compared");
         Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
     }
 
