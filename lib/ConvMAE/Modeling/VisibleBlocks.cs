@@ -104,6 +104,9 @@ public sealed class VisibleBlocks : IDisposable
     /// </summary>
     public static Tensor StridedConv(Conv2d conv, Tensor blocks) => StridedConv(conv.weight!, conv.bias, blocks);
 
+    /// <summary>The same for a video Conv3d [Cout,Cin,kt,k,k] (see the overload on tensors for the channel order).</summary>
+    public static Tensor StridedConv(Conv3d conv, Tensor blocks) => StridedConv(conv.weight!, conv.bias, blocks);
+
     /// <summary>
     /// The same for a weight [Cout,Cin',...,k,k] whose flattening per output channel matches the blocks' (channel, row,
     /// column) order: a Conv2d's [Cout,Cin,k,k], or a video Conv3d's [Cout,Cin,kt,k,k] on blocks whose Cin·kt channels

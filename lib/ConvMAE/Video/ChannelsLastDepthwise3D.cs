@@ -30,7 +30,8 @@ public static class ChannelsLastDepthwise3D
         Tensor? y = null;
         for (int dt = 0; dt < kt; dt++)
         {
-            var slices = padded.narrow(1, dt, t).reshape(n * t, h, wd, c);                 // [N·T',H,W,C]
+            // The centre tap reads x itself (a view when x is contiguous), not another copy of it from the padded map.
+            var slices = (dt == pad ? x : padded.narrow(1, dt, t)).reshape(n * t, h, wd, c);   // [N·T',H,W,C]
             var part = ChannelsLastDepthwise.Apply(w.select(2, dt), dt == 0 ? conv.bias : null, slices);
             y = y is null ? part : y + part;
         }

@@ -46,7 +46,7 @@ public sealed class PatchEmbed3D : nn.Module<Tensor, Tensor>
     public Tensor ForwardBlocks(Tensor blocks)
     {
         using var scope = NewDisposeScope();
-        var y = Norm.call(VisibleBlocks.StridedConv(Proj.weight!, Proj.bias, blocks));
+        var y = Norm.call(VisibleBlocks.StridedConv(Proj, blocks));
         return act.call(y).MoveToOuterDisposeScope();
     }
 }

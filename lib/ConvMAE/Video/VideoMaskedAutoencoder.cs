@@ -165,10 +165,10 @@ public sealed class VideoMaskedAutoencoder : VideoConvViTBase<VideoPretrainOutpu
         var x = PatchEmbed1.ForwardBlocks(visible.PixelBlocks(slices));          // [N·T',Lk,4,4,E0]
         foreach (var blk in Blocks1) x = blk.ForwardVisible(x, visible, t);
         bool scales = c.MultiScaleFusion || c.Msd;
-        Tensor? s1 = scales ? VisibleBlocks.StridedConv(Stage1OutputDecode.weight!, Stage1OutputDecode.bias, x).view(n, nv, e2) : null;   // [N,Nv,E2]
+        Tensor? s1 = scales ? VisibleBlocks.StridedConv(Stage1OutputDecode, x).view(n, nv, e2) : null;   // [N,Nv,E2]
         x = PatchEmbed2.ForwardBlocks(x);                                        // [N·T',Lk,2,2,E1]
         foreach (var blk in Blocks2) x = blk.ForwardVisible(x, visible, t);
-        Tensor? s2 = scales ? VisibleBlocks.StridedConv(Stage2OutputDecode.weight!, Stage2OutputDecode.bias, x).view(n, nv, e2) : null;   // [N,Nv,E2]
+        Tensor? s2 = scales ? VisibleBlocks.StridedConv(Stage2OutputDecode, x).view(n, nv, e2) : null;   // [N,Nv,E2]
         x = PatchEmbed4.call(PatchEmbed3.ForwardBlocks(x).view(n, nv, e2));      // [N,Nv,E2]
         var pos = PosEmbed.expand(n, -1, -1).gather(1, tube.Plan.IdsKeep.unsqueeze(-1).expand(-1, -1, e2));   // [N,Nv,E2]
         x = RunBlocks(Blocks3, x + pos.to(x.dtype));
