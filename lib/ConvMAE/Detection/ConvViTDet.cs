@@ -13,6 +13,7 @@ namespace ConvMAE.Detection;
 /// attention biased by <c>global_rel_pos_bias</c> (a table over the whole grid), the others within non-overlapping
 /// windows biased by the one shared <c>windowed_rel_pos_bias</c>. Outputs s0 [B,E0,H/4,W/4], s1 [B,E1,H/8,W/8],
 /// s2 [B,E2,H/16,W/16] and s3 = 2×2 max-pool of s2. No final norm (the official sets norm, head and cls_token to None).
+/// Stages 1-2 run channels-last by default (<see cref="DetBackboneConfig.ChannelsLastStages"/>, <see cref="ConvStages"/>).
 /// Keys as the official module, so an official detection checkpoint's backbone.bottom_up.* loads one to one.
 /// </summary>
 public sealed class ConvViTDet : nn.Module<Tensor, Tensor[]>
@@ -74,14 +75,9 @@ public sealed class ConvViTDet : nn.Module<Tensor, Tensor[]>
                                         $"got [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();
         if (x.dtype != ComputeDtype) x = x.to(ComputeDtype);
-        var s0 = posDrop.call(PatchEmbed1.call(x));
-        foreach (var b in Blocks1) s0 = b.call(s0, null);
-        var s1 = PatchEmbed2.call(s0);
-        foreach (var b in Blocks2) s1 = b.call(s1, null);
-        var t = PatchEmbed3.call(s1);                                        // [B,E2,g,g]
-        int g = (int)t.shape[2];
+        var (s0, s1, t, g, _) = ConvStages.Run(x, PatchEmbed1, posDrop, Blocks1, PatchEmbed2, Blocks2, PatchEmbed3, c.ChannelsLastStages);
         long B = t.shape[0];
-        t = PatchEmbed4.call(t.flatten(2).permute(0, 2, 1)) + PosEmbed;     // [B,g²,E2]
+        t = PatchEmbed4.call(t) + PosEmbed;                                  // [B,g²,E2]
         var global = GlobalRelPosBias.Bias().to(t.dtype);                    // [heads,g²,g²]
         var windowed = WindowedRelPosBias.Bias().to(t.dtype);                // [heads,w²,w²]
         int ws = c.WindowSize;

@@ -33,6 +33,9 @@ public sealed record DetBackboneConfig
     /// <summary>eps of the transformer blocks' LayerNorm (official norm_layer: 1e-6); conv blocks and patch
     /// embeddings use nn.LayerNorm's 1e-5.</summary>
     [JsonPropertyName("layer_norm_eps")] public double LayerNormEps { get; init; } = 1e-6;
+    /// <summary>The kit's extension (on by default; false: the official NCHW modules): stages 1-2 on channels-last
+    /// maps (<see cref="Modeling.ConvStages"/>), the same function with fewer layout copies and a faster depthwise backward.</summary>
+    [JsonPropertyName("channels_last_stages")] public bool ChannelsLastStages { get; init; } = true;
 
     [JsonIgnore] public int InputSize => ImgSize[0];
     [JsonIgnore] public int Grid => ImgSize[2] / PatchSize[2];

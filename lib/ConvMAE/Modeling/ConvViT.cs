@@ -87,8 +87,8 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     /// <see cref="ForwardTokens"/> as named parts in order, images [N,3,S,S] in, tokens [N,L,E2] out: what the forward
     /// runs and what <c>bench finetune --profile</c> times one by one. Official NCHW form: the official modules. With
     /// <see cref="ConvViTConfig.ChannelsLastStages"/> the stage maps stay channels-last [N,h,w,C] from patch_embed1 to
-    /// patch_embed3: the image is one block of <see cref="PatchEmbed.ForwardBlocks"/> ([N,1,S,S,3]), so every embedding
-    /// is a matrix product on the map as it is.
+    /// patch_embed3 (<see cref="PatchEmbed.ForwardChannelsLast"/>), so every embedding is a matrix product on the map
+    /// as it is. (The downstream backbones run the same forms through <see cref="ConvStages"/>.)
     /// </summary>
     internal IReadOnlyList<(string Name, Func<Tensor, Tensor> Forward)> TokenParts()
     {
@@ -96,14 +96,14 @@ public sealed class ConvViT : ConvViTBase<Tensor>
         var parts = new List<(string, Func<Tensor, Tensor>)>
         {
             // QUIRK: pos_drop right after patch_embed1, as official.
-            ("patch_embed1", cl ? t => posDrop.call(PatchEmbed1.ForwardBlocks(ToCompute(t).permute(0, 2, 3, 1).unsqueeze(1).contiguous())).squeeze(1)   // [N,4g,4g,E0]
+            ("patch_embed1", cl ? t => posDrop.call(PatchEmbed1.ForwardChannelsLast(ToCompute(t).permute(0, 2, 3, 1)))                              // [N,4g,4g,E0]
                                 : t => posDrop.call(PatchEmbed1.call(ToCompute(t)))),                                                                   // [N,E0,4g,4g]
         };
         for (int i = 0; i < Blocks1.Count; i++) parts.Add(($"blocks1.{i}", ConvStagePart(Blocks1[i], cl)));
-        parts.Add(("patch_embed2", cl ? t => PatchEmbed2.ForwardBlocks(t.unsqueeze(1)).squeeze(1) : t => PatchEmbed2.call(t)));
+        parts.Add(("patch_embed2", cl ? t => PatchEmbed2.ForwardChannelsLast(t) : t => PatchEmbed2.call(t)));
         for (int i = 0; i < Blocks2.Count; i++) parts.Add(($"blocks2.{i}", ConvStagePart(Blocks2[i], cl)));
         parts.Add(("patch_embed3,patch_embed4", cl
-            ? t => { var e = PatchEmbed3.ForwardBlocks(t.unsqueeze(1)); return PatchEmbed4.call(e.reshape(e.shape[0], -1, e.shape[4])) + PosEmbed; }   // token l = row·g + col
+            ? t => { var e = PatchEmbed3.ForwardChannelsLast(t); return PatchEmbed4.call(e.reshape(e.shape[0], -1, e.shape[3])) + PosEmbed; }        // token l = row·g + col
             : t => PatchEmbed4.call(ToTokens(PatchEmbed3.call(t))) + PosEmbed));                                                                         // [N,L,E2], Linear applied (models_convvit.py:40)
         parts.Add(("blocks3", t => RunBlocks(Blocks3, t)));
         return parts;

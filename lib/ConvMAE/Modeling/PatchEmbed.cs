@@ -35,14 +35,29 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)   // [N,Cin,H,W] → [N,E,H/p,W/p]
     {
-        if (x.dim() != 4 || (AnySize ? x.shape[2] % PatchSize != 0 || x.shape[3] % PatchSize != 0 : x.shape[2] != ImgSize || x.shape[3] != ImgSize))
-            throw new ArgumentException(AnySize
-                ? $"PatchEmbed input: expected [N,C,H,W] with H and W divisible by {PatchSize}, got [{string.Join(",", x.shape)}]"
-                : $"PatchEmbed input: expected [N,C,{ImgSize},{ImgSize}] (img_size), got [{string.Join(",", x.shape)}]");
+        CheckSize(x, 2, 3, "[N,C,H,W]");
         using var scope = NewDisposeScope();
         var y = Proj.call(x);                                            // [N,E,h,w]
         y = Norm.call(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);        // channel LN in NHWC
         return act.call(y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same embedding on a channels-last map, [N,H,W,Cin] → [N,H/p,W/p,E] (the downstream backbones' channels-last
+    /// stages): one matrix product over the p×p cells, no layout change. Same size rule as <see cref="forward"/>.
+    /// </summary>
+    public Tensor ForwardChannelsLast(Tensor map)
+    {
+        CheckSize(map, 1, 2, "[N,H,W,C]");
+        return ForwardBlocks(map.contiguous().unsqueeze(1)).squeeze(1);
+    }
+
+    void CheckSize(Tensor x, int hDim, int wDim, string layout)
+    {
+        if (x.dim() != 4 || (AnySize ? x.shape[hDim] % PatchSize != 0 || x.shape[wDim] % PatchSize != 0 : x.shape[hDim] != ImgSize || x.shape[wDim] != ImgSize))
+            throw new ArgumentException(AnySize
+                ? $"PatchEmbed input: expected {layout} with H and W divisible by {PatchSize}, got [{string.Join(",", x.shape)}]"
+                : $"PatchEmbed input: expected {layout} with H = W = {ImgSize} (img_size), got [{string.Join(",", x.shape)}]");
     }
 
     /// <summary>

@@ -100,7 +100,8 @@ public sealed class VisibleBlocks : IDisposable
     /// <summary>
     /// A kernel = stride convolution on blocks (patch_embed2/3, stage1/2_output_decode; patch_embed1 on pixel blocks) as
     /// one matrix product: [N,Lk,s,s,Cin] → [N,Lk,s/k,s/k,Cout]. Each k×k cell's values are flattened in the
-    /// (channel, row, column) order of the convolution weight [Cout,Cin,k,k].
+    /// (channel, row, column) order of the convolution weight [Cout,Cin,k,k]. Blocks may be rectangular
+    /// ([N,Lk,h,w,Cin], h and w divisible by k): a whole channels-last map is one block (<see cref="PatchEmbed.ForwardChannelsLast"/>).
     /// </summary>
     public static Tensor StridedConv(Conv2d conv, Tensor blocks) => StridedConv(conv.weight!, conv.bias, blocks);
 
@@ -115,9 +116,10 @@ public sealed class VisibleBlocks : IDisposable
     public static Tensor StridedConv(Tensor w, Tensor? bias, Tensor blocks)
     {
         using var scope = NewDisposeScope();
-        long k = w.shape[^1], n = blocks.shape[0], lk = blocks.shape[1], s = blocks.shape[2], cin = blocks.shape[4], o = s / k;
-        var cells = blocks.view(n, lk, o, k, o, k, cin).permute(0, 1, 2, 4, 6, 3, 5)            // [N,Lk,o,o,Cin,k,k]
-                          .reshape(n, lk, o, o, cin * k * k);
+        long k = w.shape[^1], n = blocks.shape[0], lk = blocks.shape[1], cin = blocks.shape[4];
+        long oh = blocks.shape[2] / k, ow = blocks.shape[3] / k;
+        var cells = blocks.view(n, lk, oh, k, ow, k, cin).permute(0, 1, 2, 4, 6, 3, 5)          // [N,Lk,oh,ow,Cin,k,k]
+                          .reshape(n, lk, oh, ow, cin * k * k);
         return nn.functional.linear(cells, w.view(w.shape[0], -1), bias).MoveToOuterDisposeScope();
     }
 

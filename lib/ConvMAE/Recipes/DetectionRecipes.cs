@@ -35,6 +35,8 @@ public sealed record DetectArgs : RunArgs
     [JsonPropertyName("finetune"), Description("pretraining checkpoint for the backbone (official convmae_base.pth or the kit's)")]
     public string Finetune { get; init; } = "";
     [JsonPropertyName("drop_path")] public double DropPath { get; init; } = 0.1;
+    [JsonPropertyName("channels_last_stages"), Description("run the backbone's stages 1-2 on channels-last maps (same function, faster; --no_channels_last_stages: the official NCHW form)")]
+    public bool ChannelsLastStages { get; init; } = true;
     [JsonPropertyName("warmup_length"), Description("fraction of the run spent in linear warmup")]
     public double WarmupLength { get; init; } = 0.005;
     [JsonPropertyName("warmup_factor")] public double WarmupFactor { get; init; } = 0.001;
@@ -61,7 +63,7 @@ public static class DetectionRecipes
     {
         var c = MaskRcnnConfig.Preset(a.Model, numClasses);
         if (a.InputSize != c.ImageSize) c = c.WithInputSize(a.InputSize);
-        return c with { Backbone = c.Backbone with { DropPathRate = a.DropPath } };
+        return c with { Backbone = c.Backbone with { DropPathRate = a.DropPath, ChannelsLastStages = a.ChannelsLastStages } };
     }
 
     public static DetPipeline Pipeline(DetectArgs a) => new(a.InputSize, a.MinScale, a.MaxScale);
@@ -123,6 +125,7 @@ public static class DetectionRecipes
     {
         using var ck = Checkpoints.Read(checkpoint);
         var config = ck.Extras.GetValueOrDefault("convmae") is PyDict meta ? MaskRcnnConfig.FromJson((string)meta["config"]!) : Config(a, numClasses);
+        config = config with { Backbone = config.Backbone with { ChannelsLastStages = a.ChannelsLastStages } };   // a way of computing, not of the model
         var model = new MaskRcnn(config);
         Checkpoints.LoadInto(model, ck.StateDict, strict: true, sourceName: checkpoint);
         return model;

@@ -35,6 +35,8 @@ public sealed record SegmentArgs : RunArgs
     public string ImgScale { get; init; } = "2048,512";
     [JsonPropertyName("layer_decay")] public double LayerDecay { get; init; } = 0.75;
     [JsonPropertyName("drop_path")] public double DropPath { get; init; } = 0.2;
+    [JsonPropertyName("channels_last_stages"), Description("run the backbone's stages 1-2 on channels-last maps (same function, faster; --no_channels_last_stages: the official NCHW form)")]
+    public bool ChannelsLastStages { get; init; } = true;
     [JsonPropertyName("warmup_iters")] public int WarmupIters { get; init; } = 1500;
     [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 1e-6;
     [JsonPropertyName("power")] public double Power { get; init; } = 1.0;
@@ -67,7 +69,7 @@ public static class SegmentationRecipes
         var c = SegmenterConfig.Preset(a.Model, a.NumClasses);
         c = c with
         {
-            Backbone = c.Backbone.WithInputSize(a.InputSize) with { DropPathRate = a.DropPath }, CropSize = a.InputSize, TestMode = a.TestMode,
+            Backbone = c.Backbone.WithInputSize(a.InputSize) with { DropPathRate = a.DropPath, ChannelsLastStages = a.ChannelsLastStages }, CropSize = a.InputSize, TestMode = a.TestMode,
             Stride = a.Stride > 0 ? a.Stride : (int)Math.Round(a.InputSize * 341.0 / 512),
         };
         return c;
@@ -125,7 +127,11 @@ public static class SegmentationRecipes
     {
         using var ck = Checkpoints.Read(checkpoint);
         var config = ck.Extras.GetValueOrDefault("convmae") is PyDict meta ? SegmenterConfig.FromJson((string)meta["config"]!) : Config(a);
-        config = config with { TestMode = a.TestMode, Stride = a.Stride > 0 ? a.Stride : config.Stride };
+        config = config with
+        {
+            TestMode = a.TestMode, Stride = a.Stride > 0 ? a.Stride : config.Stride,
+            Backbone = config.Backbone with { ChannelsLastStages = a.ChannelsLastStages },   // a way of computing, not of the model
+        };
         var model = new UperNetSegmenter(config);
         Checkpoints.LoadInto(model, ck.StateDict, strict: true, sourceName: checkpoint);
         return model;

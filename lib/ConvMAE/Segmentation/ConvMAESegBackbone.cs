@@ -14,7 +14,8 @@ namespace ConvMAE.Segmentation;
 /// Keys as the official module (patch_embed1..4, pos_embed, blocks1..3, fpn.0/1), so a segmentation checkpoint's
 /// backbone.* loads with zero missing and zero unexpected keys. The official SyncBatchNorm is plain BatchNorm here
 /// (single process). The official module takes only its configured input size; <see cref="SegBackboneConfig.AnyInputSize"/>
-/// lifts that as an extension.
+/// lifts that as an extension. Stages 1-2 run channels-last by default (<see cref="SegBackboneConfig.ChannelsLastStages"/>,
+/// <see cref="ConvStages"/>).
 /// </summary>
 public sealed class ConvMAESegBackbone : nn.Module<Tensor, Tensor[]>
 {
@@ -83,14 +84,9 @@ public sealed class ConvMAESegBackbone : nn.Module<Tensor, Tensor[]>
                                         $"set any_input_size for others), got [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();
         if (x.dtype != ComputeDtype) x = x.to(ComputeDtype);
-        var f0 = posDrop.call(PatchEmbed1.call(x));
-        foreach (var b in Blocks1) f0 = b.call(f0, null);
-        var f1 = PatchEmbed2.call(f0);
-        foreach (var b in Blocks2) f1 = b.call(f1, null);
-        var t = PatchEmbed3.call(f1);                                           // [B,E2,h,w]
-        int h = (int)t.shape[2], w = (int)t.shape[3];
+        var (f0, f1, t, h, w) = ConvStages.Run(x, PatchEmbed1, posDrop, Blocks1, PatchEmbed2, Blocks2, PatchEmbed3, c.ChannelsLastStages);
         long B = t.shape[0];
-        t = PatchEmbed4.call(t.flatten(2).permute(0, 2, 1));                    // [B,h·w,E2]
+        t = PatchEmbed4.call(t);                                                // [B,h·w,E2]
         if (PosEmbed is not null) t = t + PositionTable(h, w);
         foreach (var b in Blocks3) t = b.Forward(t, (h, w));
         var f2 = t.permute(0, 2, 1).reshape(B, -1, h, w).contiguous();          // [B,E2,h,w]

@@ -32,6 +32,9 @@ public sealed record SegBackboneConfig
     /// bicubically to their grid and index the relative-position tables at the offsets that grid has (grids up to the
     /// configured one).</summary>
     [JsonPropertyName("any_input_size")] public bool AnyInputSize { get; init; }
+    /// <summary>The kit's extension (on by default; false: the official NCHW modules): stages 1-2 on channels-last
+    /// maps (<see cref="Modeling.ConvStages"/>), the same function with fewer layout copies and a faster depthwise backward.</summary>
+    [JsonPropertyName("channels_last_stages")] public bool ChannelsLastStages { get; init; } = true;
 
     [JsonIgnore] public int InputSize => ImgSize[0];
     [JsonIgnore] public int Grid => ImgSize[2] / PatchSize[2];

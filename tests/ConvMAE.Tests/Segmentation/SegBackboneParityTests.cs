@@ -10,11 +10,12 @@ using static TorchSharp.torch;
 namespace ConvMAE.Tests.Segmentation;
 
 /// <summary>Every <c>seg_backbone</c> fixture under the backbone parity folder, built from its config.json alone and
-/// checked by <see cref="BackboneParity.Run"/> (official load, outputs feat0..feat3, objective, gradients).</summary>
+/// checked by <see cref="BackboneParity.Run"/> (official load, outputs feat0..feat3, objective, gradients), in both
+/// forms of stages 1-2 (channels-last, the default, and the official NCHW).</summary>
 [Trait("Category", "Parity")]
 public class SegBackboneParityTests(ITestOutputHelper output)
 {
-    public static IEnumerable<object[]> Fixtures() => BackboneParity.Fixtures("seg_backbone");
+    public static IEnumerable<object[]> Fixtures() => BackboneParity.FixturesInBothForms("seg_backbone");
 
     /// <summary>The backbone a fixture's config.json describes (official defaults for everything it does not name).</summary>
     public static SegBackboneConfig ConfigOf(string folder)
@@ -29,10 +30,10 @@ public class SegBackboneParityTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Fixtures))]
-    public void Seg_backbone_matches_the_official(string fixture)
+    public void Seg_backbone_matches_the_official(string fixture, bool channelsLastStages)
     {
         if (fixture.StartsWith('<')) Assert.Fail(fixture);
-        var config = ConfigOf(Path.Combine(TestPaths.BackbonesDir, fixture));
+        var config = ConfigOf(Path.Combine(TestPaths.BackbonesDir, fixture)) with { ChannelsLastStages = channelsLastStages };
         // What the checkpoint lacks keeps its initial value: zero tables, layer scale 1.0 (init_values).
         var checks = BackboneParity.Run(fixture, () => new ConvMAESegBackbone(config), ["feat0", "feat1", "feat2", "feat3"],
             (key, t) => key.EndsWith("relative_position_bias_table") ? zeros_like(t)

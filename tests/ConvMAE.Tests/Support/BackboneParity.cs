@@ -26,6 +26,11 @@ internal static class BackboneParity
         return names.Select(n => new object[] { n });
     }
 
+    /// <summary><see cref="Fixtures"/> crossed with the two forms of stages 1-2 (channels-last, the kit's default, and
+    /// the official NCHW modules): [name, channelsLast].</summary>
+    public static IEnumerable<object[]> FixturesInBothForms(string kind) =>
+        Fixtures(kind).SelectMany(f => new[] { new object[] { f[0], true }, new object[] { f[0], false } });
+
     static string? Kind(string folder)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
