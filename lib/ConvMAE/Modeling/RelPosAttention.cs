@@ -11,13 +11,18 @@ namespace ConvMAE.Modeling;
 /// grid (segmentation: <c>relative_position_bias_table</c> and <c>relative_position_index</c> registered on the
 /// attention itself); B_given is a bias the caller passes (detection: the shared global or windowed table).
 /// qkv keeps one bias vector (nn.Linear(dim, 3·dim, bias=qkv_bias)). Runs the fused
-/// <c>scaled_dot_product_attention</c> with the bias as an additive mask (same result within float tolerance).
+/// <c>scaled_dot_product_attention</c> with the bias as an additive mask (same result within float tolerance); when
+/// the bias is trained, through <see cref="BiasedAttention"/>.
 /// </summary>
 public sealed class RelPosAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
     public int NumHeads { get; }
     /// <summary>The grid the own table was built for (0×0 without one).</summary>
     public (int H, int W) TableGrid { get; }
+    /// <summary>With a trainable bias (and no attention dropout), run <see cref="BiasedAttention"/>: the fused forward
+    /// and a backward that recomputes the softmax by blocks of query rows, so no [B,h,N,N] tensor is kept for the
+    /// backward. false: libtorch's path, which falls back to the explicit form and keeps them.</summary>
+    public bool BiasGradByRows { get; set; } = true;
 
     [ComponentName(Name = "qkv")] public readonly Linear Qkv;
     [ComponentName(Name = "relative_position_bias_table")] public readonly Parameter? Table;
@@ -63,8 +68,11 @@ public sealed class RelPosAttention : nn.Module<Tensor, Tensor?, Tensor>
             var own = RelativePosition.Bias(Table, OwnIndex(N, grid));                            // [h,N,N]
             total = total is null ? own : own + total;
         }
-        var o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: total?.to(q.dtype).unsqueeze(0),
-                                                           p: training ? attnDropP : 0.0);       // [B,h,N,hd]
+        double dropP = training ? attnDropP : 0.0;
+        var mask = total?.to(q.dtype);                                                              // [h,N,N]
+        var o = BiasGradByRows && dropP == 0 && mask is not null && mask.requires_grad && is_grad_enabled()
+            ? BiasedAttention.Apply(q, k, v, mask)
+            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask?.unsqueeze(0), p: dropP);   // [B,h,N,hd]
         o = o.transpose(1, 2).reshape(B, N, C);
         return projDrop.call(Proj.call(o)).MoveToOuterDisposeScope();
     }
