@@ -44,11 +44,7 @@ public static class BiasedAttention
             using var scope = NewDisposeScope();
             // A mask that requires a gradient sends libtorch to its explicit path (even under no_grad): pass it detached.
             var o = nn.functional.scaled_dot_product_attention(q.detach(), k.detach(), v.detach(), attn_mask: bias.detach().unsqueeze(0));   // [B,h,N,d]
-            // The saved tensors leave every dispose scope here; the backward disposes them (as ChannelsLastDepthwise does).
-            var keep = new List<Tensor> { q.alias(), k.alias(), v.alias(), bias.alias(), o.alias() };
-            foreach (var t in keep) t.DetachFromDisposeScope();
-            ctx.save_for_backward(keep);
-            ctx.save_data("handles", keep);
+            SavedForBackward.Save(ctx, q, k, v, bias, o);
             return o.MoveToOuterDisposeScope();
         }
 
@@ -83,8 +79,7 @@ public static class BiasedAttention
                 gradBias.narrow(1, r0, c).copy_(B == 1 ? gradLogits : gradLogits.view(B, h, c, m).sum(dim: 0));
             }
             var result = new List<Tensor> { gradQ.view(B, h, n, d), gradK.view(B, h, m, d), gradV.view(B, h, m, d), gradBias };
-            foreach (var t in saved) t.Dispose();
-            foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();
+            SavedForBackward.Release(ctx, saved);
             scope.MoveToOuter(result);
             return result;
         }

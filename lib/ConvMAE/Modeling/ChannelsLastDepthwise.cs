@@ -63,12 +63,7 @@ public static class ChannelsLastDepthwise
             using var scope = NewDisposeScope();
             var input = x.contiguous();                                    // [N,H,W,C], saved for the weight gradient
             var y = Convolve(input, weight, bias).contiguous();
-            // TorchSharp makes the saved variables after forward returns, so the saved tensors leave every dispose
-            // scope here and the backward disposes them (as VisibleDepthwise does).
-            var keep = new List<Tensor> { input.alias(), weight.alias() };
-            foreach (var t in keep) t.DetachFromDisposeScope();
-            ctx.save_for_backward(keep);
-            ctx.save_data("handles", keep);
+            SavedForBackward.Save(ctx, input, weight);
             return y.MoveToOuterDisposeScope();
         }
 
@@ -80,8 +75,7 @@ public static class ChannelsLastDepthwise
             var g = gradOutput.contiguous();                               // [N,H,W,C]
             var (gradInput, gradWeight) = Gradients(input, weight, g);
             var gradBias = g.view(-1, g.shape[3]).sum(dim: 0);              // [C]
-            foreach (var t in saved) t.Dispose();
-            foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();
+            SavedForBackward.Release(ctx, saved);
             scope.MoveToOuter(gradInput, gradWeight, gradBias);
             return [gradInput, gradWeight, gradBias];
         }

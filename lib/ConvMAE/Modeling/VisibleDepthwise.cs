@@ -32,16 +32,11 @@ internal sealed class VisibleDepthwise : torch.autograd.SingleTensorFunction<Vis
         using var scope = NewDisposeScope();
         var map = visible.Canvas(blocks);                                                           // [N,H,W,C]
         var output = visible.Blocks(ChannelsLastDepthwise.Convolve(map, weight, bias), s);          // [N,Lk,s,s,C]
-        // TorchSharp turns the tensors given to save_for_backward into saved variables only after forward returns, so
-        // they leave every dispose scope here (the index tensors as copies: their VisibleBlocks is disposed after the
-        // encoder's forward) and the backward disposes them. Nothing is saved when no gradient can flow (evaluation).
+        // The index tensors are saved as copies (their VisibleBlocks is disposed after the encoder's forward). Nothing
+        // is saved when no gradient can flow (evaluation).
         if ((bool)vars[4])
         {
-            var keep = new List<Tensor> { map, weight.alias() };
-            keep.AddRange(visible.Indices.Select(t => t.clone()));
-            foreach (var t in keep) t.DetachFromDisposeScope();
-            ctx.save_for_backward(keep);            // TorchSharp makes the saved variables after forward returns
-            ctx.save_data("handles", keep);         // so these handles stay open until the backward closes them
+            SavedForBackward.Save(ctx, [map, weight, .. visible.Indices.Select(t => t.clone())]);
             ctx.save_data("grid", visible.Grid);
             ctx.save_data("batch", visible.Batch);
         }
@@ -62,8 +57,7 @@ internal sealed class VisibleDepthwise : torch.autograd.SingleTensorFunction<Vis
         var (gIn, gradWeight) = ChannelsLastDepthwise.Gradients(map, weight, gMap);
         var gradBlocks = visible.Blocks(gIn, s);
         var gradBias = g.view(-1, c).sum(dim: 0);                                                        // [C]
-        foreach (var t in saved) t.Dispose();
-        foreach (var t in (List<Tensor>)ctx.get_data("handles")) t.Dispose();
+        SavedForBackward.Release(ctx, saved);
         scope.MoveToOuter(gradBlocks, gradWeight, gradBias);
         return [gradBlocks, gradWeight, gradBias, null!, null!];   // one entry per forward argument; none for the non-tensors
     }
