@@ -45,6 +45,29 @@ public class BiasedAttentionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Runs_a_bf16_model()
+    {
+        // Under --dtype bf16 the compute copy's q, k, v and bias are bf16: gradients come back in bf16, close to float32's.
+        using var _ = NewDisposeScope();
+        manual_seed(21);
+        var (q0, k0, v0, bias0, grad) = (randn(2, 3, 40, 16), randn(2, 3, 40, 16), randn(2, 3, 40, 16), randn(3, 40, 40), randn(2, 3, 40, 16));
+        Tensor[] Run(ScalarType dtype)
+        {
+            var inputs = new[] { q0, k0, v0, bias0 }.Select(t => t.to(dtype).requires_grad_(true)).ToArray();
+            var o = BiasedAttention.Apply(inputs[0], inputs[1], inputs[2], inputs[3]);
+            autograd.backward([o], [grad.to(dtype)]);
+            return [o, .. inputs.Select(t => t.grad!)];
+        }
+        var half = Run(bfloat16);
+        var full = Run(float32);
+        Assert.All(half, t => Assert.Equal(ScalarType.BFloat16, t.dtype));
+        string[] names = ["output", "grad q", "grad k", "grad v", "grad bias"];
+        var checks = names.Select((nm, i) => Compare.Close(nm, half[i].to(float32), full[i], 3e-2)).ToList();
+        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
+        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+    }
+
+    [Fact]
     public void Splits_long_rows_into_blocks()
     {
         // 8 M logits per block: ConvViTDet's global attention (12 heads over 4,096 tokens) runs 170 query rows at a time.
