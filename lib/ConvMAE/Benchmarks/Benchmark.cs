@@ -14,6 +14,12 @@ public sealed record BenchArgs
 {
     /// <summary>pretrain | finetune | infer | data | segment (the CLI takes it as the word after <c>bench</c>).</summary>
     [JsonIgnore] public string Mode { get; init; } = "pretrain";
+
+    static readonly BenchArgs Defaults = new();
+    /// <summary>The batch for a mode with its own default: the shared default (8) is read as "not given".</summary>
+    public int BatchSizeOr(int modeDefault) => BatchSize == Defaults.BatchSize ? modeDefault : BatchSize;
+    /// <summary>The input size for a mode with its own default: the shared default (224) is read as "not given".</summary>
+    public int InputSizeOr(int modeDefault) => InputSize == Defaults.InputSize ? modeDefault : InputSize;
     [JsonPropertyName("model"), Description("model preset: convmae_base, convmae_small_cpu, convmae_tiny_cpu")]
     public string Model { get; init; } = "convmae_base";
     [JsonPropertyName("batch_size"), Description("images per step; segment and video take 2 and detect 1 when it is left at 8")]
@@ -218,8 +224,8 @@ public static class Benchmark
     static BenchResult Segment(BenchArgs a, Action<string>? progress)
     {
         var model = a.Model is "convmae_base" ? "upernet_convmae_base" : a.Model;
-        if (a.BatchSize == new BenchArgs().BatchSize) a = a with { BatchSize = 2 };   // the official per-GPU batch
-        int size = a.InputSize == new BenchArgs().InputSize ? 512 : a.InputSize;
+        a = a with { BatchSize = a.BatchSizeOr(2) };   // the official per-GPU batch
+        int size = a.InputSizeOr(512);
         var config = Segmentation.SegmenterConfig.Preset(model, 150);
         config = config with { Backbone = config.Backbone.WithInputSize(size) with { ChannelsLastStages = a.ChannelsLastStages }, CropSize = size, Stride = (int)Math.Round(size * 341.0 / 512) };
         manual_seed(a.Seed);

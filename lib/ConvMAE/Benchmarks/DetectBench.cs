@@ -19,9 +19,9 @@ public static class DetectBench
     public static BenchResult Run(BenchArgs a, Action<string>? progress)
     {
         var name = a.Model is "convmae_base" ? "mask_rcnn_convmae_base" : a.Model;
-        if (a.BatchSize == new BenchArgs().BatchSize) a = a with { BatchSize = 1 };   // 8 images of 1024² need over 24 GB
+        a = a with { BatchSize = a.BatchSizeOr(1) };   // 8 images of 1024² need over 24 GB
         var config = MaskRcnnConfig.Preset(name, 80);
-        int size = a.InputSize == new BenchArgs().InputSize ? config.ImageSize : a.InputSize;
+        int size = a.InputSizeOr(config.ImageSize);
         if (size != config.ImageSize) config = config.WithInputSize(size);
         // An untrained model scores every class near 1/81 < 0.05 and would detect nothing, leaving the mask head and
         // the pasting out of the inference time; with the threshold at 0 it returns the full 100, as a trained one does.

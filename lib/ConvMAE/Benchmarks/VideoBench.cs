@@ -19,10 +19,10 @@ public static class VideoBench
         var defaults = new BenchArgs();
         var name = a.Model == defaults.Model ? "videoconvmae_base" : a.Model;
         var config = VideoConvMAEConfig.Preset(name);
-        if (a.InputSize != defaults.InputSize) config = config with { ImgSize = a.InputSize };
+        config = config with { ImgSize = a.InputSizeOr(config.ImgSize) };
         config = config with { MaskRatio = a.MaskRatio == defaults.MaskRatio ? 0.9 : a.MaskRatio, ChannelsLastStages = a.ChannelsLastStages, SparseStages = a.SparseStages };
         config.Validate();
-        int batch = a.BatchSize == defaults.BatchSize ? 2 : a.BatchSize;
+        int batch = a.BatchSizeOr(2);
         const int views = 15;
         var host = Synthetic(batch, config, a.Seed);
         progress?.Invoke($"video bench: {name}, {config.NumFrames}×{config.ImgSize}², batch {batch}, {a.Dtype}, {config.NumPatches} tokens " +

@@ -32,7 +32,7 @@ public static class BiasedAttention
     /// <summary>Query rows per backward block: about 8 M logits (32 MB in float32) per temporary.</summary>
     internal static long RowsPerBlock(long batch, long heads, long n, long m) => Math.Min(n, Math.Max(16, LogitsPerBlock / Math.Max(1, batch * heads * m)));
 
-    internal static long LogitsPerBlock = 1L << 23;
+    const long LogitsPerBlock = 1L << 23;
 
     sealed class Function : autograd.SingleTensorFunction<Function>
     {
