@@ -40,8 +40,7 @@ public class BiasedAttentionTests(ITestOutputHelper output)
             Compare.Close("grad k", k.grad!, ke.grad!, 1e-4), Compare.Close("grad v", v.grad!, ve.grad!, 1e-4),
             Compare.Close("grad bias", bias.grad!, be.grad!, 1e-4),
         };
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+        Compare.AssertAll(output, checks);
     }
 
     [Fact]
@@ -63,8 +62,7 @@ public class BiasedAttentionTests(ITestOutputHelper output)
         Assert.All(half, t => Assert.Equal(ScalarType.BFloat16, t.dtype));
         string[] names = ["output", "grad q", "grad k", "grad v", "grad bias"];
         var checks = names.Select((nm, i) => Compare.Close(nm, half[i].to(float32), full[i], 3e-2)).ToList();
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+        Compare.AssertAll(output, checks);
     }
 
     [Fact]
@@ -101,8 +99,7 @@ public class BiasedAttentionTests(ITestOutputHelper output)
         var b = Run(false);
         string[] names = ["grad x", "grad table", "grad qkv.weight", "grad given bias"];
         var checks = names.Select((nm, i) => Compare.Close(nm, a[i], b[i], 1e-4)).ToList();
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+        Compare.AssertAll(output, checks);
         Assert.True(a[1].abs().sum().item<float>() > 0);
     }
 }

@@ -48,8 +48,7 @@ public class ChannelsLastStagesTests(ITestOutputHelper output)
             ((b - target).square().sum()).backward();
             checks.AddRange(Compare.Gradients(fast, official, 1e-4));
         }
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+        Compare.AssertAll(output, checks);
         if (dropPath > 0)
         {
             // The masks did drop something: the same model without drop path gives other logits.
@@ -87,8 +86,7 @@ public class ChannelsLastStagesTests(ITestOutputHelper output)
             Compare.Close("weight grad", gw, conv.weight!.grad!, 1e-5),
             Compare.Close("bias grad", gb, conv.bias!.grad!, 1e-5),
         };
-        foreach (var ch in checks) output.WriteLine((ch.Ok ? "ok   " : "FAIL ") + ch.Line);
-        Assert.True(checks.All(ch => ch.Ok), string.Join("\n", checks.Where(ch => !ch.Ok).Select(ch => ch.Line)));
+        Compare.AssertAll(output, checks);
     }
 
     [Fact]
@@ -113,8 +111,7 @@ public class ChannelsLastStagesTests(ITestOutputHelper output)
             Compare.Close("input grad", xb.grad!.to(float32), xf.grad!.permute(0, 2, 3, 1), 2e-2),
             Compare.Close("weight grad", half.weight!.grad!.to(float32), conv.weight!.grad!, 2e-2),
         };
-        foreach (var ch in checks) output.WriteLine((ch.Ok ? "ok   " : "FAIL ") + ch.Line);
-        Assert.True(checks.All(ch => ch.Ok), string.Join("\n", checks.Where(ch => !ch.Ok).Select(ch => ch.Line)));
+        Compare.AssertAll(output, checks);
     }
 
     [Theory]

@@ -91,9 +91,7 @@ public class ParityTests(ITestOutputHelper output)
                 Assert.Fail($"fixture '{fixture}': unknown kind '{kind}'");
                 break;
         }
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        var failed = checks.Where(c => !c.Ok).Select(c => c.Line).ToList();
-        Assert.True(failed.Count == 0, $"fixture '{fixture}':\n" + string.Join("\n", failed));
+        Compare.AssertAll(output, checks, $"fixture '{fixture}'");
     }
 
     /// <summary>Loads model.safetensors with PyBridge and asserts zero missing, zero unexpected, equal shapes, n_params.</summary>

@@ -58,8 +58,7 @@ public class SparseStagesTests(ITestOutputHelper output)
             checks.Add(Compare.Close("grad." + name, p.grad, q.grad, 1e-4));
             compared++;
         }
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+        Compare.AssertAll(output, checks);
         // Every stage-1/2 parameter took part (a form that skipped a block would leave its gradients out).
         Assert.True(compared >= sparse.parameters().Count(p => p.requires_grad) - (fusion ? 0 : 4), $"only {compared} gradients compared");
     }

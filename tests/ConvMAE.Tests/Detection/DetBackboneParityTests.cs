@@ -36,8 +36,6 @@ public class DetBackboneParityTests(ITestOutputHelper output)
         // pos_embed is frozen (sincos_pos_embed=True): no gradient, as officially.
         using (var m = new ConvViTDet(config))
             checks.Add(new(!m.PosEmbed.requires_grad, "pos_embed frozen"));
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        var failed = checks.Where(c => !c.Ok).Select(c => c.Line).ToList();
-        Assert.True(failed.Count == 0, $"fixture '{fixture}':\n" + string.Join("\n", failed));
+        Compare.AssertAll(output, checks, $"fixture '{fixture}'");
     }
 }

@@ -38,8 +38,6 @@ public class SegBackboneParityTests(ITestOutputHelper output)
         var checks = BackboneParity.Run(fixture, () => new ConvMAESegBackbone(config), ["feat0", "feat1", "feat2", "feat3"],
             (key, t) => key.EndsWith("relative_position_bias_table") ? zeros_like(t)
                       : key.EndsWith("gamma_1") || key.EndsWith("gamma_2") ? ones_like(t) : null);
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        var failed = checks.Where(c => !c.Ok).Select(c => c.Line).ToList();
-        Assert.True(failed.Count == 0, $"fixture '{fixture}':\n" + string.Join("\n", failed));
+        Compare.AssertAll(output, checks, $"fixture '{fixture}'");
     }
 }

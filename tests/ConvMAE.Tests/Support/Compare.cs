@@ -1,4 +1,6 @@
 using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace ConvMAE.Tests.Support;
@@ -10,6 +12,15 @@ internal sealed record Check(bool Ok, string Line);
 internal static class Compare
 {
     public static string Shape(Tensor t) => "[" + string.Join(",", t.shape) + "]";
+
+    /// <summary>Writes every check to the test's output and fails with the failed checks' lines (after
+    /// <paramref name="context"/> and a colon, when given).</summary>
+    public static void AssertAll(ITestOutputHelper output, IReadOnlyCollection<Check> checks, string? context = null)
+    {
+        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
+        var failed = string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line));
+        Assert.True(checks.All(c => c.Ok), context is null ? failed : $"{context}:\n" + failed);
+    }
 
     /// <summary>
     /// Every trainable parameter's gradient in <paramref name="actual"/> against the same-named one in

@@ -125,7 +125,6 @@ public class VideoChannelsLastTests(ITestOutputHelper output)
 
     void Report(List<Check> checks)
     {
-        foreach (var c in checks) output.WriteLine((c.Ok ? "ok   " : "FAIL ") + c.Line);
-        Assert.True(checks.All(c => c.Ok), string.Join("\n", checks.Where(c => !c.Ok).Select(c => c.Line)));
+        Compare.AssertAll(output, checks);
     }
 }
