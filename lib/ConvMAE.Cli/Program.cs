@@ -18,6 +18,7 @@ var observer = new RunObserver
 };
 try
 {
+    HeapReuse.RestartIfUseful(args);   // before any work: glibc reads its malloc settings only at process start
     NativeTorch.EnsureLoaded();   // the package's own libtorch, by full path, before anything touches TorchSharp
     switch (command)
     {

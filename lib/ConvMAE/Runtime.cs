@@ -30,6 +30,7 @@ public static class Runtime
         ("Threads", get_num_threads().ToString()),
         ("Processors", System.Environment.ProcessorCount.ToString()),
         ("CPU", CpuFeatures.Current.Describe()),
+        ("Memory", HeapReuse.Describe()),
     ];
 
     /// <summary>Computes one small product and checks it by hand: proves libtorch runs, not only that it loaded.</summary>

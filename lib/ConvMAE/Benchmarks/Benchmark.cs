@@ -72,6 +72,9 @@ public sealed record BenchResult
     [JsonPropertyName("torch")] public string Torch { get; init; } = "";
     /// <summary>The processor (<see cref="CpuFeatures.Describe"/>): every speed figure goes with it.</summary>
     [JsonPropertyName("cpu")] public string Cpu { get; init; } = "";
+    /// <summary>The allocator settings the process ran under (<see cref="HeapReuse.Describe"/>): large-tensor work and
+    /// peak memory depend on them.</summary>
+    [JsonPropertyName("malloc")] public string Malloc { get; init; } = "";
     /// <summary>segment: milliseconds of one slide inference (min/median/max) on an infer_height×infer_width image.</summary>
     [JsonPropertyName("slide_infer_ms")] public StepTimes? SlideInferMs { get; init; }
     [JsonPropertyName("slide_windows")] public int? SlideWindows { get; init; }
@@ -117,6 +120,7 @@ public static class Benchmark
         if (a.Threads > 0) set_num_threads(a.Threads);
         double gemm = GemmGflops();
         progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s on {CpuFeatures.Current.Describe()}");
+        progress?.Invoke($"memory: {HeapReuse.Describe()}");
         if (a.Dtype == "bf16" && CpuFeatures.Current.Bf16Warning() is { } slow) progress?.Invoke("warning: " + slow);
         var r = a.Mode switch
         {
@@ -129,7 +133,8 @@ public static class Benchmark
             "video" => VideoBench.Run(a, progress),
             _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment, detect or video"),
         };
-        return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__, Cpu = CpuFeatures.Current.Describe() };
+        return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__, Cpu = CpuFeatures.Current.Describe(),
+                     Malloc = HeapReuse.Describe() };
     }
 
     static BenchResult Pretrain(BenchArgs a, Action<string>? progress)
