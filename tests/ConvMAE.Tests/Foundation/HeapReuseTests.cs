@@ -6,8 +6,8 @@ namespace ConvMAE.Tests.Foundation;
 
 /// <summary>
 /// The CLI restarts itself once under glibc settings that keep freed memory (<see cref="HeapReuse"/>) for the commands
-/// where that was measured to pay (detection and segmentation training and their benches) or when asked, and leaves the allocator alone
-/// where the user chose otherwise. The restart must be invisible apart from the allocator: same arguments (spaces and
+/// where that was measured to pay (detection, segmentation and video training, video evaluation, their benches) or
+/// when asked, and leaves the allocator alone where the user chose otherwise. The restart must be invisible apart from the allocator: same arguments (spaces and
 /// non-ASCII included), same output, same exit status.
 /// </summary>
 public class HeapReuseTests
@@ -21,9 +21,10 @@ public class HeapReuseTests
     public void Downstream_training_restarts_by_default_and_the_rest_only_when_asked()
     {
         Assert.Equal(HeapReuse.Tunables, HeapReuse.RestartWith(Env(("PATH", "/bin")), glibc: true, DetectTrain));
-        foreach (var args in new string[][] { ["bench", "detect", "--steps", "1"], ["segment", "train"], ["bench", "segment"] })
+        foreach (var args in new string[][] { ["bench", "detect", "--steps", "1"], ["segment", "train"], ["bench", "segment"],
+                                                ["video", "pretrain"], ["video", "finetune"], ["video", "eval"], ["bench", "video"] })
             Assert.Equal(HeapReuse.Tunables, HeapReuse.RestartWith(Env(), glibc: true, args));
-        foreach (var args in new string[][] { ["finetune"], ["bench", "finetune"], ["pretrain"], ["detect", "eval"], ["segment", "predict"], ["info"], Array.Empty<string>() })
+        foreach (var args in new string[][] { ["finetune"], ["bench", "finetune"], ["pretrain"], ["detect", "eval"], ["segment", "predict"], ["video", "extract-frames"], ["info"], Array.Empty<string>() })
         {
             Assert.Null(HeapReuse.RestartWith(Env(), glibc: true, args));
             Assert.Equal(HeapReuse.Tunables, HeapReuse.RestartWith(Env((HeapReuse.Variable, "kept")), glibc: true, args));
