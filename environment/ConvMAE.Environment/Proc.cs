@@ -10,8 +10,9 @@ public static class Proc
         public string Combined => Stdout + Stderr;
     }
 
+    /// <param name="unset">Variables removed from the inherited environment before <paramref name="env"/> is applied.</param>
     public static Result Run(string file, IEnumerable<string> args, string? workDir = null,
-                             IDictionary<string, string>? env = null, TimeSpan? timeout = null)
+                             IDictionary<string, string>? env = null, TimeSpan? timeout = null, IEnumerable<string>? unset = null)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -19,6 +20,7 @@ public static class Proc
             WorkingDirectory = workDir ?? Directory.GetCurrentDirectory(),
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var k in unset ?? []) psi.Environment.Remove(k);
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using ConvMAE.Env;
 using ConvMAE.Tests.Support;
 using Xunit;
 
@@ -49,19 +49,9 @@ public class HeapReuseTests
     }
 
     /// <summary>Runs the built CLI with GLIBC_TUNABLES and CONVMAE_MALLOC removed, then <paramref name="set"/> applied.</summary>
-    static (int Code, string Out, string Err) Cli(IEnumerable<string> args, params (string Key, string Value)[] set)
-    {
-        var psi = new ProcessStartInfo(KitCli.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment.Remove("GLIBC_TUNABLES");
-        psi.Environment.Remove(HeapReuse.Variable);
-        foreach (var (k, v) in set) psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)), "convmae did not finish");
-        return (p.ExitCode, output, err.Result);
-    }
+    static Proc.Result Cli(IEnumerable<string> args, params (string Key, string Value)[] set) =>
+        Proc.Run(KitCli.Path, args, env: set.ToDictionary(v => v.Key, v => v.Value), timeout: TimeSpan.FromMinutes(2),
+                 unset: ["GLIBC_TUNABLES", HeapReuse.Variable]);
 
     static string MemoryLine(string infoOutput) =>
         infoOutput.Split('\n').Single(l => l.StartsWith("Memory ", StringComparison.Ordinal))["Memory ".Length..].Trim();
@@ -72,11 +62,11 @@ public class HeapReuseTests
     {
         if (!OperatingSystem.IsLinux()) return;
         Assert.Equal($"freed memory kept for reuse (GLIBC_TUNABLES={HeapReuse.Tunables})",
-                     MemoryLine(Cli(["info"], (HeapReuse.Variable, "kept")).Out));
-        Assert.Equal("glibc defaults (CONVMAE_MALLOC=kept: freed memory kept for reuse)", MemoryLine(Cli(["info"]).Out));
-        Assert.Equal("glibc defaults (CONVMAE_MALLOC=default)", MemoryLine(Cli(["info"], (HeapReuse.Variable, "default")).Out));
+                     MemoryLine(Cli(["info"], (HeapReuse.Variable, "kept")).Stdout));
+        Assert.Equal("glibc defaults (CONVMAE_MALLOC=kept: freed memory kept for reuse)", MemoryLine(Cli(["info"]).Stdout));
+        Assert.Equal("glibc defaults (CONVMAE_MALLOC=default)", MemoryLine(Cli(["info"], (HeapReuse.Variable, "default")).Stdout));
         Assert.Equal("GLIBC_TUNABLES=glibc.malloc.arena_max=4 (the user's)",
-                     MemoryLine(Cli(["info"], ("GLIBC_TUNABLES", "glibc.malloc.arena_max=4")).Out));
+                     MemoryLine(Cli(["info"], ("GLIBC_TUNABLES", "glibc.malloc.arena_max=4")).Stdout));
     }
 
     [Fact]
@@ -85,20 +75,20 @@ public class HeapReuseTests
     {
         if (!OperatingSystem.IsLinux()) return;
         var ok = Cli(["summary", "--model", "convmae_tiny_cpu"], (HeapReuse.Variable, "kept"));
-        Assert.Equal(0, ok.Code);
-        Assert.StartsWith("convmae_tiny_cpu:", ok.Out);
-        Assert.Equal(Cli(["summary", "--model", "convmae_tiny_cpu"], (HeapReuse.Variable, "default")).Out, ok.Out);
+        Assert.Equal(0, ok.ExitCode);
+        Assert.StartsWith("convmae_tiny_cpu:", ok.Stdout);
+        Assert.Equal(Cli(["summary", "--model", "convmae_tiny_cpu"], (HeapReuse.Variable, "default")).Stdout, ok.Stdout);
 
         // A preset name with a space and non-ASCII letters reaches the restarted process intact, and its failure too.
         var bad = Cli(["summary", "--model", "größer als base"], (HeapReuse.Variable, "kept"));
         var badDefault = Cli(["summary", "--model", "größer als base"], (HeapReuse.Variable, "default"));
-        Assert.NotEqual(0, bad.Code);
-        Assert.Equal(badDefault.Code, bad.Code);
-        Assert.Contains("größer als base", bad.Out + bad.Err);
-        Assert.Equal(badDefault.Out + badDefault.Err, bad.Out + bad.Err);
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Equal(badDefault.ExitCode, bad.ExitCode);
+        Assert.Contains("größer als base", bad.Combined);
+        Assert.Equal(badDefault.Combined, bad.Combined);
 
         var typo = Cli(["info"], (HeapReuse.Variable, "fast"));
-        Assert.NotEqual(0, typo.Code);
-        Assert.Contains("CONVMAE_MALLOC=fast: expected kept or default", typo.Out + typo.Err);
+        Assert.NotEqual(0, typo.ExitCode);
+        Assert.Contains("CONVMAE_MALLOC=fast: expected kept or default", typo.Combined);
     }
 }
