@@ -120,7 +120,8 @@ public static class Benchmark
         if (a.Threads > 0) set_num_threads(a.Threads);
         double gemm = GemmGflops();
         progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s on {CpuFeatures.Current.Describe()}");
-        progress?.Invoke($"memory: {HeapReuse.Describe()}");
+        var malloc = HeapReuse.Describe();
+        progress?.Invoke($"memory: {malloc}");
         if (a.Dtype == "bf16" && CpuFeatures.Current.Bf16Warning() is { } slow) progress?.Invoke("warning: " + slow);
         var r = a.Mode switch
         {
@@ -134,7 +135,7 @@ public static class Benchmark
             _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment, detect or video"),
         };
         return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__, Cpu = CpuFeatures.Current.Describe(),
-                     Malloc = HeapReuse.Describe() };
+                     Malloc = malloc };
     }
 
     static BenchResult Pretrain(BenchArgs a, Action<string>? progress)

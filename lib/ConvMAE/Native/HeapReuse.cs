@@ -55,7 +55,7 @@ public static class HeapReuse
     /// returns only when it did not (not glibc Linux, opted out, already restarted, or execve failed).</summary>
     public static void RestartIfUseful(IReadOnlyList<string> args)
     {
-        if (RestartWith(Environment.GetEnvironmentVariable, IsGlibc(), args) is not { } tunables) return;
+        if (RestartWith(Environment.GetEnvironmentVariable, OnGlibc, args) is not { } tunables) return;
         string[] argv;
         try { argv = File.ReadAllText("/proc/self/cmdline").Split('\0'); }
         catch (IOException) { return; }
@@ -74,7 +74,7 @@ public static class HeapReuse
     static IntPtr[] NullTerminated(IEnumerable<string> items) => [.. items.Select(Marshal.StringToCoTaskMemUTF8), IntPtr.Zero];
 
     /// <summary>For <c>convmae info</c> and the bench's JSON: which allocator settings this process runs under.</summary>
-    public static string Describe() => Describe(Environment.GetEnvironmentVariable, IsGlibc());
+    public static string Describe() => Describe(Environment.GetEnvironmentVariable, OnGlibc);
 
     internal static string Describe(Func<string, string?> env, bool glibc) => env("GLIBC_TUNABLES") switch
     {
@@ -87,7 +87,8 @@ public static class HeapReuse
         var t => $"GLIBC_TUNABLES={t} (the user's)",
     };
 
-    static bool IsGlibc() =>
+    /// <summary>Linux with glibc (musl has no gnu_get_libc_version), looked up once per process.</summary>
+    static readonly bool OnGlibc =
         OperatingSystem.IsLinux() && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "gnu_get_libc_version", out _);
 
     [DllImport("libc", EntryPoint = "execve", SetLastError = true)]
