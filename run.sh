@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded demo data: set-up (idempotent; generates data/demo when missing), then the quickstart
-# pipeline (pretrain the tiny preset, linear-probe it against a random encoder, finetune it; about 8 minutes on 2
+# pipeline (pretrain the tiny preset, linear-probe it against a random encoder, finetune it; 9-15 minutes on 2
 # cores), then every notebook into reports/. `./run.sh --smoke` (or CONVMAE_SMOKE=1) does a two-epoch pass of each.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
