@@ -64,8 +64,8 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     /// <summary>
     /// Pooled features [N,E2] (official forward_features). Where no gradient reaches the encoder (inference, evaluation,
     /// linear probing's frozen encoder), the batch runs in chunks of <see cref="InferenceChunkFor"/> images: every
-    /// operation acts on each image alone, so the features are the whole batch's (bit for bit here, checked by
-    /// <c>ClassifierTests</c>), and a chunk's stage-1 maps stay in the processor's cache. Measured
+    /// operation acts on each image alone, so the features are the whole batch's (bit for bit here;
+    /// <c>InferenceChunkTests</c> compares them), and a chunk's stage-1 maps stay in the processor's cache. Measured
     /// (convmae_tiny_cpu, 64 px, 256 images, 2 threads, AMD EPYC family 25): 147-176 ms whole, 102-108 ms in chunks of 64;
     /// convmae_small_cpu at 128 px, 64 images: 458-467 ms whole, 315-360 ms in chunks of 16 or 8; ConvMAE-Base at 224 px
     /// gained nothing measurable, and the rule below leaves it whole.
