@@ -75,6 +75,9 @@ public sealed record BenchResult
     /// <summary>The allocator settings the process ran under (<see cref="HeapReuse.Describe"/>): large-tensor work and
     /// peak memory depend on them.</summary>
     [JsonPropertyName("malloc")] public string Malloc { get; init; } = "";
+    /// <summary>infer: images per chunk of the classifier's forward (<see cref="ConvViT.InferenceChunkFor"/>; 0: the
+    /// whole batch at once, as the official forward).</summary>
+    [JsonPropertyName("inference_chunk")] public int? InferenceChunk { get; init; }
     /// <summary>segment: milliseconds of one slide inference (min/median/max) on an infer_height×infer_width image.</summary>
     [JsonPropertyName("slide_infer_ms")] public StepTimes? SlideInferMs { get; init; }
     [JsonPropertyName("slide_windows")] public int? SlideWindows { get; init; }
@@ -215,6 +218,9 @@ public static class Benchmark
         }
         var run = compute ?? model;
         var batch = SyntheticBatch(a, config.NumClasses);
+        int chunk;
+        using (no_grad()) using (NewDisposeScope()) chunk = run.InferenceChunkFor(Batch.FromHost(batch).Images);
+        progress?.Invoke(chunk == 0 ? "forward on the whole batch" : $"forward in chunks of {chunk} images (ConvViT.InferenceChunkFor)");
         var times = TimeSteps(a, progress, "infer", () =>
         {
             using var _ = no_grad();
@@ -222,7 +228,7 @@ public static class Benchmark
             using var logits = run.forward(images);
             logits.sum().item<float>();
         });
-        return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops);
+        return Result(a, times, ModelSummary.Of(config, ModelKind.Classifier).ForwardGFlops) with { InferenceChunk = chunk };
     }
 
     /// <summary>UperNet on ConvMAE (default ConvMAE-B, 150 classes): a training step at --batch_size on

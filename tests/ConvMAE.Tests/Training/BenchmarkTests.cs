@@ -165,6 +165,11 @@ public class BenchmarkTests
         Assert.Equal(ModelSummary.Of(ConvViTConfig.ConvMAETinyCpu, ModelKind.Classifier).ForwardGFlops,
                      infer.GetProperty("gflop_per_img").GetDouble(), 1e-3);
         Assert.False(infer.TryGetProperty("fwd_img_per_s", out _));
+        Assert.Equal(0, infer.GetProperty("inference_chunk").GetInt32());          // 2 images: one chunk would hold them all
+        var (chunked, progress) = BenchWithProgress("infer", "--model", "convmae_tiny_cpu", "--input_size", "64", "--batch_size", "130",
+                                                    "--steps", "1", "--warmup", "0");
+        Assert.Equal(64, chunked.GetProperty("inference_chunk").GetInt32());       // 2^19 / (16·16·32) stage-1 elements
+        Assert.Contains("forward in chunks of 64 images", progress);
 
         using var dir = TestPaths.Temp();
         DemoDataset.Generate(dir.File("d"), new DemoDatasetOptions(Seed: 1, TrainPerClass: 4, ValPerClass: 1, Size: 64));
@@ -172,6 +177,7 @@ public class BenchmarkTests
         Assert.Equal(6, data.GetProperty("steps").GetInt32());        // 40 images = 5 batches per epoch: crosses an epoch
         Assert.True(data.GetProperty("img_per_s").GetDouble() > 0);
         Assert.False(data.TryGetProperty("gflop_per_img", out _));
+        Assert.False(data.TryGetProperty("inference_chunk", out _));
 
         var r = Proc.Run(Cli, ["bench", "--steps", "1"]);
         Assert.Equal(1, r.ExitCode);
