@@ -89,4 +89,18 @@ public class InferenceChunkTests
         small.InferenceChunk = 16;
         Assert.Equal(16, small.InferenceChunkFor(randn(64, 3, 128, 128)));
     }
+
+    [Fact]
+    public void A_wrong_input_shape_gets_the_error_that_names_the_images()
+    {
+        using var _ = NewDisposeScope();
+        using var model = new ConvViT(Tiny);
+        model.eval();
+        using var noGrad = no_grad();
+        foreach (var bad in new[] { randn(8, 3, 64), randn(8, 3, 32, 32), randn(8, 1, 64, 64) })
+        {
+            var e = Assert.Throws<ArgumentException>(() => model.ForwardFeatures(bad));
+            Assert.StartsWith("imgs: expected [N,3,64,64]", e.Message);
+        }
+    }
 }

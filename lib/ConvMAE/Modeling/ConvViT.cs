@@ -103,6 +103,7 @@ public sealed class ConvViT : ConvViTBase<Tensor>
     /// </summary>
     public int InferenceChunkFor(Tensor imgs)
     {
+        CheckImages(imgs);                                       // the kit's error on a wrong shape, before any shape is read
         long n = imgs.shape[0];
         long perImage = (imgs.shape[2] / Config.PatchSize[0]) * (imgs.shape[3] / Config.PatchSize[0]) * Config.EmbedDim[0];
         long chunk = InferenceChunk ?? StageOneElementsPerChunk / Math.Max(1, perImage);
