@@ -78,6 +78,9 @@ public sealed record BenchResult
     /// <summary>infer: images per chunk of the classifier's forward (<see cref="ConvViT.InferenceChunkFor"/>; 0: the
     /// whole batch at once, as the official forward).</summary>
     [JsonPropertyName("inference_chunk")] public int? InferenceChunk { get; init; }
+    /// <summary>data: megabytes of decoded images the loader kept after their first epoch (<see cref="DecodedImageCache"/>;
+    /// 0: decoded every time, as the official loader does, or <c>CONVMAE_DECODED_CACHE_MB=0</c>).</summary>
+    [JsonPropertyName("decoded_cache_mb")] public double? DecodedCacheMb { get; init; }
     /// <summary>segment: milliseconds of one slide inference (min/median/max) on an infer_height×infer_width image.</summary>
     [JsonPropertyName("slide_infer_ms")] public StepTimes? SlideInferMs { get; init; }
     [JsonPropertyName("slide_windows")] public int? SlideWindows { get; init; }
@@ -274,7 +277,8 @@ public static class Benchmark
         finally { (task as IDisposable)?.Dispose(); }
     }
 
-    /// <summary>The loader as training uses it: decode, RandomResizedCrop + flip (PretrainTransform), normalise.</summary>
+    /// <summary>The loader as training uses it: decode (or, after the first epoch, the kept decoded image),
+    /// RandomResizedCrop + flip (PretrainTransform), normalise.</summary>
     static BenchResult Data(BenchArgs a, Action<string>? progress)
     {
         var folder = Directory.Exists(Path.Combine(a.DataPath, "train")) ? ImageFolder.OpenSplit(a.DataPath, "train") : ImageFolder.Open(a.DataPath);
@@ -297,8 +301,10 @@ public static class Benchmark
                 clock.Restart();
             }
         }
-        progress?.Invoke($"data: {times.Count} batches of {a.BatchSize} from {folder.Count} images with {workers} worker(s)");
-        return Result(a, times, null);
+        double keptMb = Math.Round((loader.Cache?.UsedBytes ?? 0) / 1048576.0, 1);
+        progress?.Invoke($"data: {times.Count} batches of {a.BatchSize} from {folder.Count} images with {workers} worker(s), " +
+                         (loader.Cache is null ? "decoded every time" : $"decoded images kept after their first epoch ({keptMb} MB)"));
+        return Result(a, times, null) with { DecodedCacheMb = keptMb };
     }
 
     /// <summary>One training step: the trainer's own <see cref="TrainStep"/> (losses, backward, optimizer step).</summary>

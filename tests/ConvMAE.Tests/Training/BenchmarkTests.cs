@@ -178,6 +178,8 @@ public class BenchmarkTests
         Assert.True(data.GetProperty("img_per_s").GetDouble() > 0);
         Assert.False(data.TryGetProperty("gflop_per_img", out _));
         Assert.False(data.TryGetProperty("inference_chunk", out _));
+        Assert.Equal(40 * 64 * 64 * 3 / 1048576.0, data.GetProperty("decoded_cache_mb").GetDouble(), 0.06);   // every image kept
+        Assert.False(infer.TryGetProperty("decoded_cache_mb", out _));
 
         var r = Proc.Run(Cli, ["bench", "--steps", "1"]);
         Assert.Equal(1, r.ExitCode);
