@@ -45,7 +45,7 @@ public sealed class DecodedImageCache
     /// exceeds it.</summary>
     public static DecodedImageCache? For(ImageFolder data, long budgetBytes)
     {
-        if (budgetBytes <= 0 || data.Count == 0) return null;
+        if (budgetBytes <= 0) return null;
         long estimate = EstimateBytes(data);
         return estimate > 0 && estimate <= budgetBytes ? new DecodedImageCache(data.Count, estimate, budgetBytes) : null;
     }
@@ -76,13 +76,14 @@ public sealed class DecodedImageCache
         return read == 0 ? 0 : sum / read * data.Count;
     }
 
-    /// <summary>The image at <paramref name="index"/>: from memory, or decoded by <paramref name="decode"/> and kept
-    /// while the budget allows (the estimate may be short; then the images past the budget are decoded every time).</summary>
-    public Image<Rgb24> Load(int index, Func<Image<Rgb24>> decode)
+    /// <summary>The image at <paramref name="index"/>: from memory, or decoded from <paramref name="path"/>
+    /// (<see cref="ImageDecoding.Load"/>) and kept while the budget allows (the estimate may be short; then the images
+    /// past the budget are decoded every time).</summary>
+    public Image<Rgb24> Load(int index, string path)
     {
         var kept = Volatile.Read(ref slots[index]);
         if (kept is not null) return Image.LoadPixelData<Rgb24>(ImageDecoding.Serial, kept.Data, kept.Width, kept.Height);
-        var image = decode();
+        var image = ImageDecoding.Load(path);
         long size = (long)image.Width * image.Height * 3;
         if (Interlocked.Add(ref usedBytes, size) <= budgetBytes) Volatile.Write(ref slots[index], ImageDecoding.ToRgb8(image));
         else Interlocked.Add(ref usedBytes, -size);

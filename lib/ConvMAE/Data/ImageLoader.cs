@@ -15,7 +15,7 @@ public sealed class ImageFolderSource(ImageFolder data, ISampleTransform transfo
     public LabeledImage Load(int index, Random rng)
     {
         var (path, label) = data.Samples[index];
-        using var image = cache is null ? ImageDecoding.Load(path) : cache.Load(index, () => ImageDecoding.Load(path));
+        using var image = cache?.Load(index, path) ?? ImageDecoding.Load(path);
         return new LabeledImage(transform.Apply(image, rng), label);
     }
 }

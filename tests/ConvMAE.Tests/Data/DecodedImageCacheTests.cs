@@ -7,8 +7,8 @@ namespace ConvMAE.Tests.Data;
 
 public class DecodedImageCacheTests
 {
-    static ImageLoader Loader(string root, long budgetBytes, ISampleTransform? transform = null) =>
-        new(ImageFolder.Open(root), transform ?? new PretrainTransform(32),
+    static ImageLoader Loader(string root, long budgetBytes) =>
+        new(ImageFolder.Open(root), new PretrainTransform(32),
             new LoaderOptions(4, Shuffle: true, DropLast: false, Seed: 3, Workers: 2), budgetBytes);
 
     static void AssertSameBatches(IReadOnlyList<HostBatch> expected, IReadOnlyList<HostBatch> actual)
