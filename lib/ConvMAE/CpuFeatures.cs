@@ -8,7 +8,7 @@ namespace ConvMAE;
 /// back around every kernel, several times slower than float32 itself (measured on a family-23 EPYC: a 3136×768 ×
 /// 768×3072 product at 11.6 GFLOP/s in bf16 against 66 in fp32).
 /// </summary>
-public sealed record CpuFeatures(string ModelName, string Family, string Model, IReadOnlySet<string> Flags)
+public sealed record CpuFeatures(string ModelName, string Family, string Model, IReadOnlySet<string> Flags, string Vendor = "")
 {
     static readonly Lazy<CpuFeatures> current = new(() =>
         Parse(File.Exists("/proc/cpuinfo") ? File.ReadAllText("/proc/cpuinfo") : ""));
@@ -23,7 +23,7 @@ public sealed record CpuFeatures(string ModelName, string Family, string Model, 
             .Select(l => l.Split(':', 2))
             .FirstOrDefault(kv => kv.Length == 2 && kv[0].Trim() == name)?[1].Trim() ?? "";
         var flags = Field("flags").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        return new CpuFeatures(Field("model name"), Field("cpu family"), Field("model"), flags);
+        return new CpuFeatures(Field("model name"), Field("cpu family"), Field("model"), flags, Field("vendor_id"));
     }
 
     public bool Avx2 => Flags.Contains("avx2");

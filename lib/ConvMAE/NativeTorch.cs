@@ -37,7 +37,9 @@ public static class NativeTorch
             var allowed = LibtorchFiles.AllowedDirs(wrapper);
             if (LibtorchFiles.ForeignMessage(LibtorchFiles.Foreign(LibtorchFiles.Mapped(), allowed), allowed) is { } problem)
                 throw new InvalidOperationException(problem);
-            DisableNnpack(Loaded.Single(p => Path.GetFileName(p) == "libtorch_cpu.so"));
+            var libtorchCpu = Loaded.Single(p => Path.GetFileName(p) == "libtorch_cpu.so");
+            DisableNnpack(libtorchCpu);
+            MklDispatch.Apply(libtorchCpu);   // before any product: MKL chooses its kernels at the first one
         }
     }
 

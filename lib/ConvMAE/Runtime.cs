@@ -31,6 +31,7 @@ public static class Runtime
         ("Processors", System.Environment.ProcessorCount.ToString()),
         ("CPU", CpuFeatures.Current.Describe()),
         ("Memory", HeapReuse.Describe()),
+        ("MKL kernels", MklDispatch.Describe()),
     ];
 
     /// <summary>Computes one small product and checks it by hand: proves libtorch runs, not only that it loaded.</summary>

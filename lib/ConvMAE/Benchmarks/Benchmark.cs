@@ -75,6 +75,9 @@ public sealed record BenchResult
     /// <summary>The allocator settings the process ran under (<see cref="HeapReuse.Describe"/>): large-tensor work and
     /// peak memory depend on them.</summary>
     [JsonPropertyName("malloc")] public string Malloc { get; init; } = "";
+    /// <summary>How MKL chose its fp32 kernels (<see cref="MklDispatch.Describe"/>): on AMD with AVX-512 it decides
+    /// gemm_gflops and the fp32 steps.</summary>
+    [JsonPropertyName("mkl_kernels")] public string MklKernels { get; init; } = "";
     /// <summary>infer: images per chunk of the classifier's forward (<see cref="ConvViT.InferenceChunkFor"/>; 0: the
     /// whole batch at once, as the official forward).</summary>
     [JsonPropertyName("inference_chunk")] public int? InferenceChunk { get; init; }
@@ -127,7 +130,7 @@ public static class Benchmark
         double gemm = GemmGflops();
         progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s on {CpuFeatures.Current.Describe()}");
         var malloc = HeapReuse.Describe();
-        progress?.Invoke($"memory: {malloc}");
+        progress?.Invoke($"memory: {malloc}; MKL kernels: {MklDispatch.Describe()}");
         if (a.Dtype == "bf16" && CpuFeatures.Current.Bf16Warning() is { } slow) progress?.Invoke("warning: " + slow);
         var r = a.Mode switch
         {
@@ -141,7 +144,7 @@ public static class Benchmark
             _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment, detect or video"),
         };
         return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__, Cpu = CpuFeatures.Current.Describe(),
-                     Malloc = malloc };
+                     Malloc = malloc, MklKernels = MklDispatch.Describe() };
     }
 
     static BenchResult Pretrain(BenchArgs a, Action<string>? progress)
