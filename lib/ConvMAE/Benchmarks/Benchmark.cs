@@ -130,7 +130,8 @@ public static class Benchmark
         double gemm = GemmGflops();
         progress?.Invoke($"fp32 GEMM 2048³ at {get_num_threads()} threads: {gemm:F0} GFLOP/s on {CpuFeatures.Current.Describe()}");
         var malloc = HeapReuse.Describe();
-        progress?.Invoke($"memory: {malloc}; MKL kernels: {MklDispatch.Describe()}");
+        var mklKernels = MklDispatch.Describe();
+        progress?.Invoke($"memory: {malloc}; MKL kernels: {mklKernels}");
         if (a.Dtype == "bf16" && CpuFeatures.Current.Bf16Warning() is { } slow) progress?.Invoke("warning: " + slow);
         var r = a.Mode switch
         {
@@ -144,7 +145,7 @@ public static class Benchmark
             _ => throw new ArgumentException($"bench mode '{a.Mode}': expected pretrain, finetune, infer, data, segment, detect or video"),
         };
         return r with { GemmGflops = Math.Round(gemm, 1), PeakRssMb = Math.Round(PeakRssMb(), 1), Torch = torch.__version__, Cpu = CpuFeatures.Current.Describe(),
-                     Malloc = malloc, MklKernels = MklDispatch.Describe() };
+                     Malloc = malloc, MklKernels = mklKernels };
     }
 
     static BenchResult Pretrain(BenchArgs a, Action<string>? progress)

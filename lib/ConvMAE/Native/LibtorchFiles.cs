@@ -98,11 +98,19 @@ internal static class LibtorchFiles
 
     /// <summary>The same, from the lines of a maps file (address perms offset dev inode path).</summary>
     public static IReadOnlyList<string> MappedIn(IEnumerable<string> mapsLines) =>
-        mapsLines.Select(l => l.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
-                 .Where(f => f.Length == 6 && f[5].StartsWith('/'))
-                 .Select(f => f[5].Trim())
+        mapsLines.Select(MapsFields)
+                 .Where(f => f is { Path: var p } && p.StartsWith('/'))
+                 .Select(f => f!.Value.Path)
                  .Where(p => IsTorchLibrary(Path.GetFileName(p)))
                  .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The fields of one /proc/self/maps line that the kit reads: the address range ("7f00…-7f01…", hex), the
+    /// permissions ("rw-p") and the file's path; null for a line without a path (anonymous memory).</summary>
+    public static (string Range, string Perms, string Path)? MapsFields(string line)
+    {
+        var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+        return f.Length == 6 ? (f[0], f[1], f[5].Trim()) : null;
+    }
 
     /// <summary>Mapped torch libraries that come from none of <paramref name="allowedDirs"/> (compared after resolving
     /// symbolic links, as the kernel writes resolved paths into the maps file).</summary>

@@ -59,9 +59,8 @@ public static class MklDispatch
     {
         foreach (var line in mapsLines)
         {
-            var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (f.Length < 6 || f[1].Length < 2 || f[1][1] != 'w' || f[5].Trim() != file) continue;
-            var range = f[0].Split('-');
+            if (LibtorchFiles.MapsFields(line) is not { } f || f.Perms.Length < 2 || f.Perms[1] != 'w' || f.Path != file) continue;
+            var range = f.Range.Split('-');
             long start = Convert.ToInt64(range[0], 16), end = Convert.ToInt64(range[1], 16);
             if (address >= start && address + 4 <= end) return true;
         }
